@@ -1,0 +1,1 @@
+"""Build and query the image catalog from the command line: ``python -m indexer``."""

@@ -1,0 +1,198 @@
+"""The searcher: a query (text or image) → ranked hits with their catalog rows.
+
+Thread-safe: the bot calls it from worker threads. The index and the generation it was
+built for are swapped together as one snapshot, and every hit is looked up in SQLite, so
+an id whose row is gone is never served.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from search.catalog import Catalog, ImageRow
+from search.encoders import Encoder, l2_normalise, load_encoder
+from search.errors import CatalogEmpty, EmptyQuery
+from search.settings import Settings
+from search.vectors import IndexParams, VectorIndex
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+# Far beyond any text encoder's token limit (CLIP: 77 tokens, DistilBERT here: 128); the
+# tokenizer truncates to its own limit, this only bounds the work on absurd inputs.
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: the catalog row and how well it matched (cosine similarity)."""
+
+    row: ImageRow
+    score: float
+
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+    @property
+    def path(self) -> str:
+        return self.row.path
+
+    @property
+    def caption(self) -> str | None:
+        return self.row.caption
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "path": self.path, "score": round(self.score, 6),
+                "caption": self.caption}
+
+
+def clean_query(text: str) -> str:
+    """Visible text of a query: control and zero-width characters dropped, spaces folded."""
+    kept = "".join(
+        ch if not unicodedata.category(ch).startswith("C") else " "
+        for ch in unicodedata.normalize("NFC", text)
+    )
+    cleaned = " ".join(kept.split())[:MAX_QUERY_CHARS]
+    if not cleaned:
+        raise EmptyQuery("the query is empty: type a few words that describe the picture")
+    return cleaned
+
+
+def index_params(settings: Settings) -> IndexParams:
+    return IndexParams(
+        exact_search_max=settings.exact_search_max,
+        factory=settings.index_factory,
+        ivf_nprobe=settings.ivf_nprobe,
+        hnsw_ef_search=settings.hnsw_ef_search,
+    )
+
+
+class Searcher:
+    """Search one catalog with the encoders it was built with."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        text_encoder: Encoder | None = None,
+        image_encoder: Encoder | None = None,
+    ) -> None:
+        self.settings = settings
+        self._params = index_params(settings)
+        self._catalog = Catalog.open_readonly(settings.data_dir)
+        self._catalog.check_models(settings.image_model, settings.text_model)
+        self._db_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self.text_encoder = text_encoder or load_encoder(
+            settings.text_model, settings.device, settings.precision, settings.model_cache_dir
+        )
+        self._image_encoder = image_encoder
+        self._index = self._load_index()
+
+    # --- index snapshots ------------------------------------------------------------------
+    def _load_index(self) -> VectorIndex:
+        with self._db_lock:
+            generation, count = self._catalog.generation, self._catalog.count()
+            published = VectorIndex.load(self.settings.index_dir, generation, count, self._params)
+            if published is not None:
+                return published
+            log.warning(
+                "no published index for catalog generation %d (%d rows): building it in memory",
+                generation, count,
+            )
+            return VectorIndex.from_catalog(self._catalog, self._params)
+
+    @property
+    def generation(self) -> int:
+        return self._index.generation
+
+    @property
+    def size(self) -> int:
+        return self._index.size
+
+    def refresh(self) -> bool:
+        """Serve a newer catalog generation once the indexer has published its index.
+
+        While a build is in progress the catalog generation runs ahead of the published
+        index; the old snapshot keeps serving (ids that lost their row are filtered).
+        """
+        with self._reload_lock:
+            with self._db_lock:
+                self._catalog.check_models(self.settings.image_model, self.settings.text_model)
+                generation, count = self._catalog.generation, self._catalog.count()
+            if generation == self._index.generation:
+                return False
+            published = VectorIndex.load(self.settings.index_dir, generation, count, self._params)
+            if published is None:
+                return False
+            self._index = published
+            log.info("now serving catalog generation %d (%d images)", generation, count)
+            return True
+
+    # --- encoding -------------------------------------------------------------------------
+    @property
+    def image_encoder(self) -> Encoder:
+        if self._image_encoder is None:
+            s = self.settings
+            self._image_encoder = load_encoder(
+                s.image_model, s.device, s.precision, s.model_cache_dir
+            )
+        return self._image_encoder
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.text_encoder.encode_texts([clean_query(t) for t in texts])
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.image_encoder.encode_images(images)
+
+    # --- searching ------------------------------------------------------------------------
+    def search_text(self, text: str, k: int = 10, offset: int = 0) -> list[Hit]:
+        return self.search_vectors(self.encode_texts([text]), k, offset)[0]
+
+    def search_vectors(
+        self, queries: np.ndarray, k: int = 10, offset: int = 0,
+        exclude_ids: Sequence[int] = (),
+    ) -> list[list[Hit]]:
+        """Top ``k`` hits after ``offset`` for each query vector."""
+        snapshot = self._index
+        if snapshot.size == 0:
+            raise CatalogEmpty(
+                "the catalog is empty: add images with `python -m indexer build IMAGES_DIR`"
+            )
+        queries = l2_normalise(queries)
+        wanted = offset + k + len(exclude_ids)
+        # Over-fetch a little: ids whose row vanished since the snapshot are dropped below.
+        scores, ids = snapshot.search(queries, wanted + max(8, wanted // 4))
+        with self._db_lock:
+            rows = self._catalog.rows(sorted({int(i) for i in ids.ravel() if i >= 0}))
+        excluded = set(exclude_ids)
+        results: list[list[Hit]] = []
+        for query_scores, query_ids in zip(scores, ids, strict=True):
+            hits = [
+                Hit(rows[int(i)], float(s))
+                for s, i in zip(query_scores, query_ids, strict=True)
+                if i >= 0 and int(i) in rows and int(i) not in excluded
+            ]
+            results.append(hits[offset : offset + k])
+        return results
+
+    def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]:
+        with self._db_lock:
+            return self._catalog.rows(ids)
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        with self._db_lock:
+            return self._catalog.vectors(ids)
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._catalog.close()
