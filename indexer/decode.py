@@ -11,7 +11,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 # Our own limit is checked explicitly (with a clear message); Pillow's global check would
 # only duplicate it with a warning.
@@ -35,14 +35,18 @@ def decode_image(data: bytes, min_side: int = 256, max_pixels: int = 100_000_000
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
                 raise DecodeError(
                     f"image too large: {width}x{height} pixels exceeds the limit of "
                     f"{max_pixels} (T2I_MAX_IMAGE_PIXELS)"
                 )
-            if image.format == "JPEG" and min(width, height) > 2 * min_side:
+            if (
+                isinstance(image, ImageFile.ImageFile)
+                and image.format == "JPEG"
+                and min(width, height) > 2 * min_side
+            ):
                 scale = min_side / min(width, height)
                 image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
             image.seek(0)  # first frame of an animation
@@ -83,7 +87,7 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     pixels = np.asarray(image.convert("I") if image.mode != "F" else image, dtype=np.float64)
     low, high = float(pixels.min()), float(pixels.max())
     scaled = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
-    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+    return Image.fromarray(scaled.astype(np.uint8))
 
 
 def _shrink(image: Image.Image, min_side: int) -> Image.Image:

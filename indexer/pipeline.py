@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.decode import DecodeError, Decoded, decode_image
+from indexer.decode import Decoded, DecodeError, decode_image
 from indexer.progress import Progress
-from indexer.sources.base import ImageRecord, Source
+from indexer.sources.base import IMAGE_SUFFIXES, ImageRecord, Source
 from search.catalog import Catalog, Known, NewImage
 from search.encoders import Encoder
+from search.errors import SourceError
 from search.settings import Settings
 from search.vectors import IndexParams, VectorIndex
 
@@ -81,7 +82,10 @@ class Pipeline:
     """Index one source into one catalog."""
 
     def __init__(
-        self, settings: Settings, catalog: Catalog, encoder: Encoder,
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        encoder: Encoder,
         progress: Callable[[int], Progress] | None = None,
     ) -> None:
         self.settings = settings
@@ -140,9 +144,15 @@ class Pipeline:
         if touched:
             with self.catalog.transaction():
                 for old, record, size, mtime_ns in touched:
-                    self.catalog.touch(old.id, size, mtime_ns, str(record.path), record.caption,
-                                       record.metadata)
+                    self.catalog.touch(
+                        old.id, size, mtime_ns, str(record.path), record.caption, record.metadata
+                    )
                 self.catalog.bump_generation()
+        if not seen:
+            where = getattr(source, "root", "the source")
+            raise SourceError(
+                f"no images found in {where} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
         summary.stage_seconds["scan"] = time.perf_counter() - t0
         return planned, seen
 
@@ -161,8 +171,9 @@ class Pipeline:
         workers = self.settings.decode_workers
         window = max(2 * self.settings.batch_size, 4 * workers)
         with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-            for prepared in _bounded_map(pool, lambda p: self._prepare(p, known_hashes),
-                                         planned, window):
+            for prepared in _bounded_map(
+                pool, lambda p: self._prepare(p, known_hashes), planned, window
+            ):
                 batch.append(prepared)
                 if sum(1 for p in batch if p.decoded is not None) >= self.settings.batch_size:
                     self._commit(batch, known_hashes, summary)
@@ -193,13 +204,15 @@ class Pipeline:
             prepared.error = str(exc)
         return prepared
 
-    def _commit(self, batch: list[_Prepared], known_hashes: set[str],
-                summary: BuildSummary) -> None:
+    def _commit(
+        self, batch: list[_Prepared], known_hashes: set[str], summary: BuildSummary
+    ) -> None:
         to_embed = [p for p in batch if p.decoded is not None]
         t0 = time.perf_counter()
         vectors = (
             self.encoder.encode_images([p.decoded.image for p in to_embed if p.decoded])
-            if to_embed else np.zeros((0, 0), dtype=np.float32)
+            if to_embed
+            else np.zeros((0, 0), dtype=np.float32)
         )
         summary.stage_seconds["embed"] = summary.stage_seconds.get("embed", 0.0) + (
             time.perf_counter() - t0
@@ -213,8 +226,13 @@ class Pipeline:
             self.catalog.bump_generation()
         known_hashes.update(p.content_hash for p in batch if p.content_hash and not p.error)
 
-    def _store(self, p: _Prepared, vector: np.ndarray | None, known: dict[str, Known],
-               summary: BuildSummary) -> None:
+    def _store(
+        self,
+        p: _Prepared,
+        vector: np.ndarray | None,
+        known: dict[str, Known],
+        summary: BuildSummary,
+    ) -> None:
         record = p.record
         if p.error is not None:
             self._fail(record, p.size, p.mtime_ns, p.error)
@@ -222,8 +240,9 @@ class Pipeline:
             return
         old = known.get(record.key)
         if old is not None and old.content_hash == p.content_hash:
-            self.catalog.touch(old.id, p.size, p.mtime_ns, str(record.path), record.caption,
-                               record.metadata)
+            self.catalog.touch(
+                old.id, p.size, p.mtime_ns, str(record.path), record.caption, record.metadata
+            )
             self.catalog.forget_failures(record.source, [record.key])
             summary.unchanged += 1
             return
@@ -243,23 +262,36 @@ class Pipeline:
             summary.updated += 1
         else:
             summary.added += 1
-        self.catalog.insert(NewImage(
-            source=record.source, key=record.key, path=str(record.path),
-            content_hash=p.content_hash, size=p.size, mtime_ns=p.mtime_ns, width=width,
-            height=height, vector=vector, caption=record.caption, metadata=record.metadata,
-        ))
+        self.catalog.insert(
+            NewImage(
+                source=record.source,
+                key=record.key,
+                path=str(record.path),
+                content_hash=p.content_hash,
+                size=p.size,
+                mtime_ns=p.mtime_ns,
+                width=width,
+                height=height,
+                vector=vector,
+                caption=record.caption,
+                metadata=record.metadata,
+            )
+        )
 
-    def _fail(self, record: ImageRecord, size: int | None, mtime_ns: int | None,
-              reason: str) -> None:
+    def _fail(
+        self, record: ImageRecord, size: int | None, mtime_ns: int | None, reason: str
+    ) -> None:
         log.warning("skipped %s: %s", record.path, reason)
         with self.catalog.transaction():
-            self.catalog.record_failure(record.source, record.key, str(record.path), size,
-                                        mtime_ns, reason)
+            self.catalog.record_failure(
+                record.source, record.key, str(record.path), size, mtime_ns, reason
+            )
 
     def _remove_missing(self, source: Source, seen: set[str], summary: BuildSummary) -> None:
         gone = [k for k in self.catalog.known(source.kind) if k not in seen and source.owns(k)]
-        failed_gone = [k for k in self.catalog.known_failures(source.kind)
-                       if k not in seen and source.owns(k)]
+        failed_gone = [
+            k for k in self.catalog.known_failures(source.kind) if k not in seen and source.owns(k)
+        ]
         if not gone and not failed_gone:
             return
         known = self.catalog.known(source.kind)
@@ -286,12 +318,19 @@ def _describes_differently(old: Known, record: ImageRecord) -> bool:
     import json
 
     new_meta = json.dumps(record.metadata, ensure_ascii=False, sort_keys=True)
-    return old.caption != record.caption or old.metadata_json != new_meta \
+    return (
+        old.caption != record.caption
+        or old.metadata_json != new_meta
         or old.path != str(record.path)
+    )
 
 
-def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[_Planned], _Prepared],
-                 items: list[_Planned], window: int) -> Iterator[_Prepared]:
+def _bounded_map(
+    pool: ThreadPoolExecutor,
+    fn: Callable[[_Planned], _Prepared],
+    items: list[_Planned],
+    window: int,
+) -> Iterator[_Prepared]:
     """``pool.map`` in order, with at most ``window`` items decoded ahead (bounded memory)."""
     pending: deque[Future[_Prepared]] = deque()
     for item in items:

@@ -244,6 +244,16 @@ class Catalog:
             self._set_meta("text_model", text_model)
             self._set_meta("dim", str(dim))
 
+    # Issue 7: which text encoders may query this catalog (JSON list in meta; None: not
+    # recorded, a catalog built before the record existed).
+    def text_encoders(self) -> list[str] | None:
+        value = self.get_meta("text_encoders")
+        return None if value is None else [str(name) for name in json.loads(value)]
+
+    def record_text_encoders(self, names: Sequence[str]) -> None:
+        with self.transaction():
+            self._set_meta("text_encoders", json.dumps(list(names)))
+
     def check_models(self, image_model: str, text_model: str) -> None:
         """Refuse a catalog built with other models: its vectors would be garbage to them."""
         built_image, built_text, _ = self.models()
@@ -272,7 +282,12 @@ class Catalog:
         )
         return {
             r["key"]: Known(
-                r["id"], r["size"], r["mtime_ns"], r["content_hash"], r["path"], r["caption"],
+                r["id"],
+                r["size"],
+                r["mtime_ns"],
+                r["content_hash"],
+                r["path"],
+                r["caption"],
                 r["metadata"],
             )
             for r in cursor
@@ -352,10 +367,18 @@ class Catalog:
             "INSERT INTO images (source, key, path, content_hash, size, mtime_ns, width, height,"
             " caption, metadata, vector, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                image.source, image.key, image.path, image.content_hash, image.size,
-                image.mtime_ns, image.width, image.height, image.caption,
+                image.source,
+                image.key,
+                image.path,
+                image.content_hash,
+                image.size,
+                image.mtime_ns,
+                image.width,
+                image.height,
+                image.caption,
                 json.dumps(image.metadata, ensure_ascii=False, sort_keys=True),
-                np.ascontiguousarray(image.vector, dtype=np.float32).tobytes(), time.time(),
+                np.ascontiguousarray(image.vector, dtype=np.float32).tobytes(),
+                time.time(),
             ),
         )
         self._conn.execute(
@@ -364,22 +387,38 @@ class Catalog:
         return int(cursor.lastrowid or 0)
 
     def touch(
-        self, image_id: int, size: int, mtime_ns: int, path: str, caption: str | None,
+        self,
+        image_id: int,
+        size: int,
+        mtime_ns: int,
+        path: str,
+        caption: str | None,
         metadata: dict[str, Any],
     ) -> None:
         """Same content, new stat or description: no new vector, same id."""
         self._conn.execute(
             "UPDATE images SET size = ?, mtime_ns = ?, path = ?, caption = ?, metadata = ? "
             "WHERE id = ?",
-            (size, mtime_ns, path, caption,
-             json.dumps(metadata, ensure_ascii=False, sort_keys=True), image_id),
+            (
+                size,
+                mtime_ns,
+                path,
+                caption,
+                json.dumps(metadata, ensure_ascii=False, sort_keys=True),
+                image_id,
+            ),
         )
 
     def delete(self, ids: Iterable[int]) -> None:
         self._conn.executemany("DELETE FROM images WHERE id = ?", [(int(i),) for i in ids])
 
     def record_failure(
-        self, source: str, key: str, path: str, size: int | None, mtime_ns: int | None,
+        self,
+        source: str,
+        key: str,
+        path: str,
+        size: int | None,
+        mtime_ns: int | None,
         reason: str,
     ) -> None:
         self._conn.execute(
@@ -399,7 +438,9 @@ class Catalog:
         """Drop every row (a rebuild with other models)."""
         self._conn.execute("DELETE FROM images")
         self._conn.execute("DELETE FROM failures")
-        self._conn.execute("DELETE FROM meta WHERE key IN ('image_model', 'text_model', 'dim')")
+        self._conn.execute(
+            "DELETE FROM meta WHERE key IN ('image_model', 'text_model', 'dim', 'text_encoders')"
+        )
 
     def integrity_problems(self) -> list[str]:
         result = self._conn.execute("PRAGMA quick_check").fetchall()

@@ -148,7 +148,9 @@ class SentenceTransformerEncoder:
                 cache_folder=str(self._cache_dir) if self._cache_dir else None,
             )
         except (OSError, ValueError, RuntimeError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first_line = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
             raise ModelLoadError(
                 f"cannot load model {self.name!r}: {first_line} "
                 "(check the name or path; offline, run `python -m indexer download-models` first)"
@@ -158,7 +160,12 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        dim = self.model.get_sentence_embedding_dimension()
+        model = self.model
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
         if dim is None:  # some multimodal stacks do not declare it: ask the model
             dim = int(self.encode_texts(["dimension probe"]).shape[1])
         return int(dim)

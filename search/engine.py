@@ -19,6 +19,7 @@ import numpy as np
 from search.catalog import Catalog, ImageRow
 from search.encoders import Encoder, l2_normalise, load_encoder
 from search.errors import CatalogEmpty, EmptyQuery
+from search.routing import build_text_encoder
 from search.settings import Settings
 from search.vectors import IndexParams, VectorIndex
 
@@ -52,8 +53,12 @@ class Hit:
         return self.row.caption
 
     def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "path": self.path, "score": round(self.score, 6),
-                "caption": self.caption}
+        return {
+            "id": self.id,
+            "path": self.path,
+            "score": round(self.score, 6),
+            "caption": self.caption,
+        }
 
 
 def clean_query(text: str) -> str:
@@ -92,10 +97,12 @@ class Searcher:
         self._catalog.check_models(settings.image_model, settings.text_model)
         self._db_lock = threading.Lock()
         self._reload_lock = threading.Lock()
-        self.text_encoder = text_encoder or load_encoder(
-            settings.text_model, settings.device, settings.precision, settings.model_cache_dir
-        )
         self._image_encoder = image_encoder
+        # Issue 7: English queries may go through the image model's own text tower (sharing
+        # the loaded image model) where the catalog allows it; see search/routing.py.
+        self.text_encoder = text_encoder or build_text_encoder(
+            settings, self.image_encoder, self._catalog.text_encoders()
+        )
         self._index = self._load_index()
 
     # --- index snapshots ------------------------------------------------------------------
@@ -107,7 +114,8 @@ class Searcher:
                 return published
             log.warning(
                 "no published index for catalog generation %d (%d rows): building it in memory",
-                generation, count,
+                generation,
+                count,
             )
             return VectorIndex.from_catalog(self._catalog, self._params)
 
@@ -159,7 +167,10 @@ class Searcher:
         return self.search_vectors(self.encode_texts([text]), k, offset)[0]
 
     def search_vectors(
-        self, queries: np.ndarray, k: int = 10, offset: int = 0,
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        offset: int = 0,
         exclude_ids: Sequence[int] = (),
     ) -> list[list[Hit]]:
         """Top ``k`` hits after ``offset`` for each query vector."""

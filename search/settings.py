@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_IMAGE_MODEL = "sentence-transformers/clip-ViT-B-32"
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     # --- catalog and models -------------------------------------------------------------
     data_dir: Path = Path("./data")
+    # Issue 7: a named model set (search/presets.py) fills image_model/text_model; declared
+    # before them so their validators see it. "custom" or unset: the two settings below.
+    model_preset: str | None = None
     image_model: str = DEFAULT_IMAGE_MODEL
     text_model: str = DEFAULT_TEXT_MODEL
     model_cache_dir: Path | None = None  # None: the Hugging Face default (HF_HOME)
@@ -65,6 +68,60 @@ class Settings(BaseSettings):
     batch_window_ms: float = Field(5.0, ge=0)
     batch_max: int = Field(32, ge=1)
     log_level: str = "INFO"
+    # Added for the bot (issue 3): per-user flood control, outgoing pacing, "More" expiry.
+    user_burst: int = Field(3, ge=1, le=100)  # queries one user may send in quick succession
+    user_queries_per_minute: float = Field(20.0, gt=0)  # sustained per-user query rate
+    telegram_rate_limit_per_s: float = Field(30.0, ge=0)  # outgoing requests/s; 0: unpaced
+    more_ttl_hours: float = Field(168.0, gt=0)  # how long a "More" button keeps working
+
+    # --- query routing (issue 7) ------------------------------------------------------------
+    # English queries go through the image model's own text tower where it shares the text
+    # model's space (the default pair); the detector must be at least this sure.
+    route_english: bool = True
+    english_min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("model_preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        """An unknown preset name is refused with the list of known ones."""
+        from search.errors import UserError
+        from search.presets import get_preset, preset_names
+
+        if value is not None:
+            try:
+                get_preset(value)
+            except UserError:
+                known = ", ".join(preset_names())
+                raise ValueError(f"unknown preset {value!r}; known: {known}") from None
+        return value
+
+    @field_validator("image_model", "text_model")
+    @classmethod
+    def _no_conflict_with_preset(cls, value: str, info: ValidationInfo) -> str:
+        """An explicit model that contradicts the preset is refused."""
+        from search.presets import PRESETS
+
+        preset = PRESETS.get(info.data.get("model_preset") or "")
+        if preset is not None and value != getattr(preset, str(info.field_name)):
+            raise ValueError(
+                f"{value!r} conflicts with T2I_MODEL_PRESET={preset.name} (which uses "
+                f"{getattr(preset, str(info.field_name))!r}): unset one of the two, or use "
+                "T2I_MODEL_PRESET=custom"
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: object) -> object:
+        """The preset fills the models not given explicitly (explicit ones are checked above)."""
+        from search.presets import PRESETS
+
+        if isinstance(data, dict):
+            preset = PRESETS.get(str(data.get("model_preset") or ""))
+            if preset is not None:
+                data.setdefault("image_model", preset.image_model)
+                data.setdefault("text_model", preset.text_model)
+        return data
 
     @field_validator("allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod

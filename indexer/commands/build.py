@@ -12,6 +12,7 @@ from indexer.progress import Progress
 from indexer.sources import open_source, source_kinds
 from search.catalog import Catalog
 from search.encoders import Encoder, load_encoder
+from search.routing import allowed_text_encoders
 from search.settings import Settings
 
 
@@ -20,8 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, help="image folder or dataset directory")
     parser.add_argument("--source", default="folder", choices=source_kinds())
     parser.add_argument("--tsv", type=Path, help="Unsplash: photos.tsv file or its folder")
-    parser.add_argument("--rebuild", action="store_true",
-                        help="drop the catalog's rows first (needed after changing models)")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the catalog's rows first (needed after changing models)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     parser.set_defaults(func=run)
 
@@ -29,26 +33,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     options = {"tsv": args.tsv} if args.tsv else {}
     source = open_source(args.source, args.path, **options)
-    encoder = load_encoder(settings.image_model, settings.device, settings.precision,
-                           settings.model_cache_dir)
-    summary = build(settings, source, encoder, rebuild=args.rebuild,
-                    progress=None if args.json else True)
+    encoder = load_encoder(
+        settings.image_model, settings.device, settings.precision, settings.model_cache_dir
+    )
+    summary = build(
+        settings, source, encoder, rebuild=args.rebuild, progress=None if args.json else True
+    )
     print_summary(summary, as_json=args.json)
     return 0
 
 
-def build(settings: Settings, source: object, encoder: Encoder, rebuild: bool = False,
-          progress: bool | None = None) -> BuildSummary:
+def build(
+    settings: Settings,
+    source: object,
+    encoder: Encoder,
+    rebuild: bool = False,
+    progress: bool | None = None,
+) -> BuildSummary:
     with Catalog.create_or_open(settings.data_dir) as catalog:
         if rebuild:
             with catalog.transaction():
                 catalog.clear()
                 catalog.bump_generation()
         catalog.check_models(settings.image_model, settings.text_model)
-        pipeline = Pipeline(settings, catalog, encoder,
-                            progress=lambda total: Progress(total, enabled=None if progress
-                                                            else False))
-        return pipeline.run(source)  # type: ignore[arg-type]
+        pipeline = Pipeline(
+            settings,
+            catalog,
+            encoder,
+            progress=lambda total: Progress(total, enabled=None if progress else False),
+        )
+        summary = pipeline.run(source)  # type: ignore[arg-type]
+        if catalog.models()[0] is not None:
+            # Issue 7: record which text encoders may query this catalog (search/routing.py).
+            catalog.record_text_encoders(
+                allowed_text_encoders(settings.image_model, settings.text_model)
+            )
+        return summary
 
 
 def print_summary(summary: BuildSummary, as_json: bool) -> None:

@@ -14,8 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("search", help="search the catalog with a text query")
     parser.add_argument("text", help="what the picture shows, in any language")
     parser.add_argument("-k", type=int, default=10, help="how many results (default 10)")
-    parser.add_argument("--json", action="store_true",
-                        help='print a JSON list of {"id","path","score","caption"}')
+    parser.add_argument(
+        "--json", action="store_true", help='print a JSON list of {"id","path","score","caption"}'
+    )
     parser.set_defaults(func=run)
 
 

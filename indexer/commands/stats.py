@@ -51,8 +51,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"image model  {stats['image_model']}")
     print(f"text model   {stats['text_model']}")
     print(f"dimensions   {stats['dim']}")
-    print(f"index        {stats['index_type'] or 'not published'} "
-          f"(generation {stats['generation']})")
+    print(
+        f"index        {stats['index_type'] or 'not published'} (generation {stats['generation']})"
+    )
     for failure in stats["recent_failures"]:
         print(f"  failed: {failure['path']}: {failure['reason']}")
     return 0

@@ -29,6 +29,7 @@ def index_ids(index: faiss.Index) -> np.ndarray:
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
     invlists = ivf.invlists
+    assert invlists is not None
     parts = []
     for list_no in range(ivf.nlist):
         size = invlists.list_size(list_no)

@@ -26,7 +26,7 @@ COLOURS = list(PALETTE)
 
 WORDS: dict[str, str] = {}
 for colour, words in {
-    "red": "red красный красное красная красные rot rote roten rouge rojo roja 赤 红",
+    "red": "red красный красное красная красные rot rote rotes roten rouge rojo roja 赤 红",
     "green": "green зелёный зеленый зелёное зеленое grün grüne vert verte verde 緑 绿",
     "blue": "blue синий синее синяя голубой blau blaue bleu azul 青 蓝",
     "yellow": "yellow жёлтый желтый жёлтое gelb gelbe jaune amarillo 黄",

@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import re
 import signal
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,104 +30,35 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakes.telegram_files import FileStore
-from tests.fakes.telegram_methods import ApiError, BotState, Methods, SentPhoto, Upload
+from tests.fakes.telegram_methods import ApiError, BotState, Methods, SentPhoto
+from tests.fakes.telegram_protocol import (
+    CONFLICT_POLLING,
+    CONFLICT_WEBHOOK,
+    MAX_UPLOAD_BYTES,
+    Call,
+    Delay,
+    Drop,
+    Fault,
+    RetryAfter,
+    ServerError,
+    parse_request,
+)
+from tests.fakes.telegram_thread import FakeBotApiThread
 from tests.fakes.telegram_updates import DEFAULT_USER_ID, JsonDict, UpdateBuilder
+
+__all__ = [
+    "Call",
+    "Delay",
+    "Drop",
+    "FakeBotApi",
+    "FakeBotApiThread",
+    "Fault",
+    "RetryAfter",
+    "ServerError",
+]
 
 LOOPBACK = "127.0.0.1"
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
-# Form values PTB sends verbatim (strings are never JSON-encoded): keep them as text even
-# when they look like numbers or JSON ("123", "[1] cats").
-STRING_PARAMS = {
-    "text", "caption", "parse_mode", "url", "secret_token", "next_offset", "callback_query_id",
-    "inline_query_id", "file_id", "inline_message_id", "action", "photo", "document",
-    "language_code", "switch_pm_text", "switch_pm_parameter", "message_effect_id",
-    "business_connection_id", "description", "short_description", "name", "title",
-}  # fmt: skip
-CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
-)
-CONFLICT_POLLING = (
-    "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running"
-)
-
-
-# -- faults -------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetryAfter:
-    """Answer 429 "Too Many Requests: retry after N" with ``parameters.retry_after``."""
-
-    seconds: int
-
-
-@dataclass(frozen=True)
-class ServerError:
-    """Answer an HTTP 5xx with a Bot API error body."""
-
-    status: int = 500
-    description: str = "Internal Server Error"
-
-
-@dataclass(frozen=True)
-class Delay:
-    """Wait ``seconds`` and then answer normally (a slow Telegram)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Drop:
-    """Close the connection without any response."""
-
-
-Fault = RetryAfter | ServerError | Delay | Drop
-
-
-@dataclass
-class Call:
-    """One request the bot made: method, decoded params, uploaded files, arrival time."""
-
-    method: str
-    params: JsonDict
-    files: dict[str, bytes] = field(default_factory=dict)
-    time: float = field(default_factory=time.monotonic)
-    token: str = ""
-    filenames: dict[str, str] = field(default_factory=dict)
-    fault: Fault | None = None
-
-
-def _decode_value(key: str, value: str) -> Any:
-    """Undo PTB's form encoding: non-string params arrive JSON-encoded."""
-    if key in STRING_PARAMS:
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-async def parse_request(request: web.Request) -> tuple[JsonDict, dict[str, Upload]]:
-    """Params and uploads of a Bot API request (query string, JSON, form or multipart)."""
-    params: JsonDict = {k: _decode_value(k, v) for k, v in request.query.items()}
-    uploads: dict[str, Upload] = {}
-    if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise ApiError(400, "Bad Request: can't parse JSON request body") from exc
-        for key, value in dict(body).items():
-            is_json_text = isinstance(value, str) and key not in STRING_PARAMS
-            params[key] = _decode_value(key, value) if is_json_text else value
-    elif request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for key, value in (await request.post()).items():
-            if isinstance(value, web.FileField):
-                data = value.file.read()
-                uploads[key] = Upload(data, value.filename, value.content_type)
-            else:
-                params[key] = _decode_value(key, str(value))
-    return params, uploads
 
 
 class FakeBotApi:
@@ -255,7 +183,12 @@ class FakeBotApi:
         """Calls of one method (case-insensitive, as in the Bot API)."""
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the contract
+    ) -> list[Call]:
         """Wait until ``count`` calls of ``method`` arrived; TimeoutError lists what came."""
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.calls_to(method)) < count:
@@ -293,11 +226,15 @@ class FakeBotApi:
         user_id: int = DEFAULT_USER_ID,
         chat_id: int | None = None,
         language_code: str | None = "en",
-        chat_type: str = "private",
+        chat_type: str | None = None,
         reply_to_bot: bool = False,
         entities: list[JsonDict] | None = None,
     ) -> JsonDict:
-        """A user sends a text message (private chat by default)."""
+        """A user sends a text message.
+
+        Defaults: the user's private chat; ``chat_type`` "group"/"supergroup" with
+        a negative ``chat_id`` for groups (a known chat keeps its type).
+        """
         return self.send_raw(
             self.state.updates.text(
                 text,
@@ -361,10 +298,12 @@ class FakeBotApi:
             raise ValueError(f"refusing to deliver outside 127.0.0.1: {url}")
         secret = secret if secret is not None else self.state.webhook.get("secret_token")
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
-        async with aiohttp.ClientSession() as session:
-            async with session.post(url, json=update, headers=headers) as response:
-                await response.read()
-                return response.status
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json=update, headers=headers) as response,
+        ):
+            await response.read()
+            return response.status
 
     # -- HTTP ----------------------------------------------------------------
     def _notify_pollers(self) -> None:
@@ -394,7 +333,8 @@ class FakeBotApi:
             params, uploads = await parse_request(request)
         except ApiError as err:
             return web.json_response(err.body(), status=err.code)
-        fault = self._next_fault(method)
+        authorized = self._token_ok(token)
+        fault = self._next_fault(method) if authorized else None
         self._record(
             Call(
                 method=method,
@@ -406,7 +346,7 @@ class FakeBotApi:
             )
         )
         self.tokens_seen.add(token)
-        if not self._token_ok(token):
+        if not authorized:
             return web.json_response(ApiError(401, "Unauthorized").body(), status=401)
         if isinstance(fault, Drop):
             if request.transport is not None:
@@ -415,15 +355,15 @@ class FakeBotApi:
         if isinstance(fault, Delay):
             await asyncio.sleep(fault.seconds)
         if isinstance(fault, RetryAfter):
-            err = ApiError(
+            too_many = ApiError(
                 429,
                 f"Too Many Requests: retry after {fault.seconds}",
                 {"retry_after": fault.seconds},
             )
-            return web.json_response(err.body(), status=429)
+            return web.json_response(too_many.body(), status=429)
         if isinstance(fault, ServerError):
-            err = ApiError(fault.status, fault.description)
-            return web.json_response(err.body(), status=fault.status)
+            failure = ApiError(fault.status, fault.description)
+            return web.json_response(failure.body(), status=fault.status)
         if self.latency and method.lower().startswith("send"):
             await asyncio.sleep(self.latency)
         try:
@@ -470,119 +410,6 @@ class FakeBotApi:
         if not self._token_ok(token) or stored is None:
             return web.json_response(ApiError(404, "Not Found").body(), status=404)
         return web.Response(body=stored.data, content_type=stored.mime_type)
-
-
-class FakeBotApiThread:
-    """A FakeBotApi on its own event loop in a daemon thread, with blocking wrappers.
-
-    For sync tests and benchmarks whose own loop (or none) must not host the fake.
-    ``call(name, ...)`` reaches any FakeBotApi method not wrapped here.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: Any = None
-        self._api: FakeBotApi | None = None
-
-    def _run(self, fn: Callable[..., Any], *args: Any, timeout: float = 30, **kw: Any) -> Any:
-        if self._loop is None:
-            raise RuntimeError("FakeBotApiThread is not started")
-
-        async def runner() -> Any:
-            result = fn(*args, **kw)
-            return await result if asyncio.iscoroutine(result) else result
-
-        return asyncio.run_coroutine_threadsafe(runner(), self._loop).result(timeout)
-
-    @property
-    def api(self) -> FakeBotApi:
-        """The underlying FakeBotApi (touch its state only through ``call`` or wrappers)."""
-        if self._api is None:
-            raise RuntimeError("FakeBotApiThread is not started")
-        return self._api
-
-    def start(self) -> FakeBotApiThread:
-        import threading
-
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="fake-telegram-api", daemon=True
-        )
-        self._thread.start()
-        self._api = self._run(lambda: FakeBotApi(**self._options).start())
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        if self._api is not None:
-            self._run(self._api.stop)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
-        self._loop = self._api = None
-
-    def __enter__(self) -> FakeBotApiThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def call(self, name: str, *args: Any, **kw: Any) -> Any:
-        """Run ``api.<name>(*args, **kw)`` on the fake's loop (awaited if async)."""
-        return self._run(getattr(self.api, name), *args, **kw)
-
-    @property
-    def base_url(self) -> str:
-        return self.api.base_url
-
-    @property
-    def base_file_url(self) -> str:
-        return self.api.base_file_url
-
-    @property
-    def calls(self) -> list[Call]:
-        return list(self._run(lambda: list(self.api.calls)))
-
-    @property
-    def sent_photos(self) -> list[SentPhoto]:
-        return list(self._run(lambda: list(self.api.sent_photos)))
-
-    @property
-    def latency(self) -> float:
-        return self.api.latency
-
-    @latency.setter
-    def latency(self, value: float) -> None:
-        self._run(setattr, self.api, "latency", value)
-
-    def calls_to(self, method: str) -> list[Call]:
-        return list(self.call("calls_to", method))
-
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        return list(self._run(self.api.wait_for, method, count, timeout, timeout=timeout + 5))
-
-    def inject(self, method: str, *faults: Fault) -> None:
-        self.call("inject", method, *faults)
-
-    def send_text(self, text: str, **who: Any) -> JsonDict:
-        return dict(self.call("send_text", text, **who))
-
-    def send_command(self, command: str = "/start", **who: Any) -> JsonDict:
-        return dict(self.call("send_command", command, **who))
-
-    def send_photo(self, image: bytes, caption: str | None = None, **who: Any) -> JsonDict:
-        return dict(self.call("send_photo", image, caption, **who))
-
-    def press_button(self, message: JsonDict | int, callback_data: str, **who: Any) -> JsonDict:
-        return dict(self.call("press_button", message, callback_data, **who))
-
-    def inline_query(self, query: str, offset: str = "", **who: Any) -> JsonDict:
-        return dict(self.call("inline_query", query, offset, **who))
-
-    def send_raw(self, update: JsonDict) -> JsonDict:
-        return dict(self.call("send_raw", update))
 
 
 async def _serve(port: int, token: str | None, latency: float) -> None:

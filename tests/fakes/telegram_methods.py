@@ -17,8 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.constants import InlineKeyboardButtonLimit, InlineQueryLimit, MediaGroupLimit
-from telegram.constants import MessageLimit
+from telegram.constants import (
+    InlineKeyboardButtonLimit,
+    InlineQueryLimit,
+    MediaGroupLimit,
+    MessageLimit,
+)
 
 from tests.fakes.telegram_files import FileRejected, FileStore
 from tests.fakes.telegram_updates import UpdateBuilder
@@ -404,7 +408,7 @@ class Methods:
 
     def set_webhook(self, params: JsonDict, files: dict[str, Upload]) -> bool:
         url = str(params.get("url") or "")
-        if url and not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+        if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):

@@ -61,10 +61,16 @@ class UpdateBuilder:
             user["language_code"] = language_code
         return user
 
-    def chat(self, chat_id: int, chat_type: str = "private") -> JsonDict:
-        """A ``Chat`` object; remembered so the bot's replies carry the same chat."""
-        if chat_id in self.chats:
-            return self.chats[chat_id]
+    def chat(self, chat_id: int, chat_type: str | None = None) -> JsonDict:
+        """A ``Chat`` object, remembered so the bot's replies carry the same chat.
+
+        Without ``chat_type`` a known chat keeps its type and a new one is private
+        for a positive id, a supergroup for a negative one; an explicit type wins.
+        """
+        known = self.chats.get(chat_id)
+        if known is not None and chat_type in (None, known["type"]):
+            return known
+        chat_type = chat_type or ("private" if chat_id > 0 else "supergroup")
         chat: JsonDict = {"id": chat_id, "type": chat_type}
         if chat_type == "private":
             chat.update(first_name=f"User{chat_id}", username=f"user{chat_id}")
@@ -75,10 +81,8 @@ class UpdateBuilder:
 
     def chat_for_send(self, chat_id: int | str) -> JsonDict:
         """The chat a bot sends to: a known one, or a private chat made up on the spot."""
-        if isinstance(chat_id, int) and chat_id in self.chats:
-            return self.chats[chat_id]
         if isinstance(chat_id, int):
-            return self.chat(chat_id, "private" if chat_id > 0 else "supergroup")
+            return self.chat(chat_id)
         return {"id": -100_999, "type": "channel", "title": str(chat_id), "username": chat_id}
 
     def wrap(self, **payload: Any) -> JsonDict:
@@ -94,13 +98,18 @@ class UpdateBuilder:
         user_id: int = DEFAULT_USER_ID,
         chat_id: int | None = None,
         language_code: str | None = "en",
-        chat_type: str = "private",
+        chat_type: str | None = None,
         reply_to_bot: bool = False,
         **content: Any,
     ) -> JsonDict:
-        """A ``Message`` from a user; ``content`` holds text/photo/document/... fields."""
+        """A ``Message`` from a user; ``content`` holds text/photo/document/... fields.
+
+        ``chat_id`` defaults to the user's private chat, or to a group id derived
+        from the user when ``chat_type`` names a group.
+        """
         if chat_id is None:
-            chat_id = user_id if chat_type == "private" else -(1_000_000_000_000 + user_id)
+            private = chat_type in (None, "private")
+            chat_id = user_id if private else -(1_000_000_000_000 + user_id)
         msg: JsonDict = {
             "message_id": self.new_message_id(),
             "from": self.user(user_id, language_code),

@@ -13,10 +13,12 @@ benchmarks build look-alikes here instead:
 * random weights from a fixed seed, so builds are deterministic but embeddings carry **no
   meaning**: tests may check shapes, dtypes, norms, determinism and plumbing, never that
   "a red dress" finds the red dress;
-* tokenizers trained in milliseconds on a small multilingual corpus with the ``tokenizers``
-  library, configured like the real ones (CLIP byte-level BPE with ``</w>``, cased WordPiece
-  for multilingual DistilBERT), so Cyrillic, German, CJK and emoji text goes through the
-  real code paths.
+* real tokenizer classes (``CLIPTokenizer``, ``DistilBertTokenizer``) with small vocabularies
+  learned from ``CORPUS`` (English, Russian, German, French, Spanish, Japanese, Chinese,
+  emoji) through the ``tokenizers`` library's own CLIP/BERT normalizers and pre-tokenizers,
+  so Cyrillic, German, CJK and emoji text takes the production code paths and real words
+  stay whole. The vocabularies are derived by small deterministic routines here because the
+  ``tokenizers`` trainers break ties in hash order and would change the ids on every run.
 
 The tiny builders (``build_tiny_*``) take well under a second and suit unit tests. The
 full-size builders keep the real architectures (ViT-B/32 + 12-layer text tower, 6-layer
@@ -35,12 +37,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable
+from functools import cache
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
-from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, normalizers, pre_tokenizers
 from transformers import (
     CLIPConfig,
     CLIPModel,
@@ -50,11 +55,14 @@ from transformers import (
     DistilBertTokenizer,
 )
 
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
 MARKER_NAME = ".tiny_models_complete.json"
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 CLIP_MAX_TOKENS = 77
+CLIP_MERGES = 1000  # more than the corpus has pairs for: every corpus word ends up whole
 BICUBIC = 3  # PIL.Image.BICUBIC, as stored in the hub's preprocessor_config.json
 
 _CLIP_SPECIALS = ("<|startoftext|>", "<|endoftext|>")
@@ -105,7 +113,7 @@ def build_tiny_clip(dest: Path, dim: int = 16, seed: int = 0) -> Path:
         Path(dest),
         "tiny_clip",
         params,
-        lambda out: _write_clip(out, _tiny_clip_config, dim=dim, seed=seed, vocab_size=1000),
+        lambda out: _write_clip(out, _tiny_clip_config, dim=dim, seed=seed),
     )
 
 
@@ -116,9 +124,7 @@ def build_tiny_multilingual_text(dest: Path, dim: int = 16, seed: int = 0) -> Pa
         Path(dest),
         "tiny_multilingual_text",
         params,
-        lambda out: _write_multilingual(
-            out, _tiny_bert_config, dim=dim, seed=seed, vocab_size=2000
-        ),
+        lambda out: _write_multilingual(out, _tiny_bert_config, dim=dim, seed=seed),
     )
 
 
@@ -128,7 +134,7 @@ def build_full_size_clip(dest: Path) -> Path:
         Path(dest),
         "full_size_clip",
         {},
-        lambda out: _write_clip(out, _full_clip_config, dim=512, seed=0, vocab_size=2000),
+        lambda out: _write_clip(out, _full_clip_config, dim=512, seed=0),
     )
 
 
@@ -138,7 +144,7 @@ def build_full_size_multilingual_text(dest: Path) -> Path:
         Path(dest),
         "full_size_multilingual_text",
         {},
-        lambda out: _write_multilingual(out, _full_bert_config, dim=512, seed=0, vocab_size=2000),
+        lambda out: _write_multilingual(out, _full_bert_config, dim=512, seed=0),
     )
 
 
@@ -187,7 +193,7 @@ def _is_complete(dest: Path, stamp: dict[str, Any]) -> bool:
     return True
 
 
-def _seeded_init(seed: int, factory: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+def _seeded_init(seed: int, factory: Callable[[], ModuleT]) -> ModuleT:
     """Create a module from ``seed`` without disturbing the caller's global RNG state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -249,45 +255,78 @@ def _full_clip_config(vocab_size: int, bos: int, eos: int, dim: int) -> CLIPConf
     return CLIPConfig(text_config=text, vision_config=vision, projection_dim=dim)
 
 
-def _train_clip_bpe(vocab_size: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Byte-level BPE with CLIP's normalizer, split regex and ``</w>`` suffix."""
-    tok = Tokenizer(models.BPE(end_of_word_suffix="</w>", continuing_subword_prefix=""))
-    tok.normalizer = normalizers.Sequence(
+def _word_counts(normalizer: Any, pre_tokenizer: Any) -> Counter[str]:
+    """Count CORPUS words exactly as the production tokenizer will split them."""
+    counts: Counter[str] = Counter()
+    for line in CORPUS:
+        pieces = pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line))
+        counts.update(piece for piece, _ in pieces)
+    return counts
+
+
+@cache
+def _train_clip_bpe(num_merges: int) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Byte-level BPE with CLIP's normalizer, split regex and ``</w>`` suffix.
+
+    Trained here rather than with ``tokenizers.trainers.BpeTrainer`` because that trainer
+    breaks count ties in hash order, so merges (and thus embeddings) change from run to run.
+    Ties here go to the lexicographically smallest pair. The vocab is laid out like OpenAI's:
+    256 byte symbols, the same with ``</w>``, the merges, then the two special tokens.
+    """
+    normalizer = normalizers.Sequence(
         [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
     )
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
+    pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(_CLIP_SPLIT), behavior="removed", invert=True),
             pre_tokenizers.ByteLevel(add_prefix_space=False),
         ]
     )
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(_CLIP_SPECIALS),
-        show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        end_of_word_suffix="</w>",
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    model = json.loads(tok.to_str())["model"]
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    return dict(model["vocab"]), merges
+    counts = _word_counts(normalizer, pre_tokenizer)
+    words = {w: (*w[:-1], w[-1] + "</w>") for w in counts}
+    merges: list[tuple[str, str]] = []
+    for _ in range(num_merges):
+        pairs: Counter[tuple[str, str]] = Counter()
+        for word, symbols in words.items():
+            for pair in pairwise(symbols):
+                pairs[pair] += counts[word]
+        if not pairs:
+            break
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        merges.append(best)
+        words = {word: _merge_pair(symbols, best) for word, symbols in words.items()}
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())  # == GPT-2 bytes_to_unicode order
+    tokens = [*alphabet, *(c + "</w>" for c in alphabet), *("".join(m) for m in merges)]
+    return tuple(dict.fromkeys([*tokens, *_CLIP_SPECIALS])), tuple(merges)
 
 
-def _write_clip(
-    out: Path, make_config: Callable[..., CLIPConfig], *, dim: int, seed: int, vocab_size: int
-) -> None:
+def _merge_pair(symbols: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
+    merged: list[str] = []
+    i = 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            merged.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            merged.append(symbols[i])
+            i += 1
+    return tuple(merged)
+
+
+def _write_clip(out: Path, make_config: Callable[..., CLIPConfig], *, dim: int, seed: int) -> None:
     """Write ``sentence-transformers/clip-ViT-B-32``'s layout: ``modules.json`` + ``0_CLIPModel``.
 
     The tokenizer and preprocessor files use the legacy formats that repo ships
     (``vocab.json``/``merges.txt``, ``CLIPFeatureExtractor`` with integer sizes), not what a
     current ``save_pretrained`` writes, so the loader's compatibility path is what gets tested.
     """
-    vocab, merges = _train_clip_bpe(vocab_size)
+    tokens, merges = _train_clip_bpe(CLIP_MERGES)
+    vocab = {token: i for i, token in enumerate(tokens)}
     bos, eos = (vocab[t] for t in _CLIP_SPECIALS)
     config = make_config(len(vocab), bos, eos, dim)
     model = _seeded_init(seed, lambda: CLIPModel(config))
-    image_size = config.vision_config.image_size
+    vision: Any = config.vision_config
+    image_size = vision.image_size
 
     sub = out / "0_CLIPModel"
     model.save_pretrained(sub)
@@ -370,18 +409,21 @@ def _full_bert_config(vocab_size: int) -> DistilBertConfig:
     )
 
 
-def _train_wordpiece(vocab_size: int) -> dict[str, int]:
-    """Cased WordPiece with BERT's normalizer (CJK split per character), as in mBERT."""
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(
+@cache
+def _wordpiece_tokens() -> tuple[str, ...]:
+    """Cased WordPiece vocab with BERT's normalizer (CJK split per character), as in mBERT.
+
+    Every CORPUS word is a whole token and every character also exists alone and as ``##c``,
+    so known words stay whole and unknown ones fall back to characters instead of ``[UNK]``.
+    Built directly (not with ``WordPieceTrainer``, whose ties and ids vary between runs).
+    """
+    normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=False
     )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(_BERT_SPECIALS), show_progress=False
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    return dict(tok.get_vocab())
+    words = sorted(_word_counts(normalizer, pre_tokenizers.BertPreTokenizer()))
+    chars = sorted({c for word in words for c in word})
+    tokens = [*_BERT_SPECIALS, *chars, *("##" + c for c in chars), *words]
+    return tuple(dict.fromkeys(tokens))
 
 
 def _write_multilingual(
@@ -390,7 +432,6 @@ def _write_multilingual(
     *,
     dim: int,
     seed: int,
-    vocab_size: int,
 ) -> None:
     """Write ``clip-ViT-B-32-multilingual-v1``'s layout: root Transformer, 1_Pooling, 2_Dense.
 
@@ -401,12 +442,12 @@ def _write_multilingual(
     from sentence_transformers.base.modules import Dense, Transformer
     from sentence_transformers.sentence_transformer.modules import Pooling
 
-    vocab = _train_wordpiece(vocab_size)
+    vocab = {token: i for i, token in enumerate(_wordpiece_tokens())}
     config = make_config(len(vocab))
     tokenizer = DistilBertTokenizer(vocab=vocab, do_lower_case=False, model_max_length=128)
     hidden = config.dim
 
-    def make() -> torch.nn.Module:
+    def make() -> SentenceTransformer:
         hf_dir = out / ".hf-staging"
         DistilBertModel(config).save_pretrained(hf_dir)
         tokenizer.save_pretrained(hf_dir)

@@ -1,0 +1,1 @@
+"""The Telegram bot: any text, in any language, gets an album of the best-matching images."""

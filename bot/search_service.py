@@ -1,0 +1,138 @@
+"""The bot's view of the searcher: open it when the catalog exists, batch queries, reload.
+
+The bot must start (and say something useful) before any catalog exists, and must not
+crash-loop when the catalog was built with other models. So the ``Searcher`` is opened
+lazily in a worker thread, its failure is remembered as the reason to give users, and the
+periodic refresh retries. Queries go through a ``MicroBatcher``: one encoder call and one
+FAISS call per batch, on one worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from search.batching import MicroBatcher
+from search.engine import Hit, Searcher
+from search.errors import CatalogMissing, ModelMismatch, UserError
+from search.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SearcherFactory = Callable[[Settings], Searcher]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search: cleaned text, how many hits, and ids already shown (for "More")."""
+
+    text: str
+    k: int
+    exclude: tuple[int, ...] = ()
+
+
+class SearchService:
+    """Owns the Searcher (maybe not yet open), the batcher and the reload loop."""
+
+    def __init__(
+        self, settings: Settings, factory: SearcherFactory, *, batching: bool = True
+    ) -> None:
+        self.settings = settings
+        self._factory = factory
+        self._searcher: Searcher | None = None
+        self._problem: UserError = CatalogMissing("the catalog has not been opened yet")
+        self._logged_problem: str | None = None
+        self.batcher: MicroBatcher[Query, list[Hit]] = MicroBatcher(
+            self._run_batch,
+            window_ms=settings.batch_window_ms if batching else 0.0,
+            max_batch=settings.batch_max if batching else 1,
+            name="t2i-search",
+        )
+
+    @property
+    def searcher(self) -> Searcher | None:
+        return self._searcher
+
+    async def open(self) -> bool:
+        """Try to open the Searcher (in a thread); remember why not. True when ready."""
+        try:
+            searcher = await asyncio.to_thread(self._open_warm)
+        except UserError as exc:
+            self._set_problem(exc)
+            return False
+        self._searcher = searcher
+        self._logged_problem = None
+        log.info(
+            "serving catalog generation %d (%d images)", searcher.generation, searcher.size
+        )
+        return True
+
+    def _open_warm(self) -> Searcher:
+        """Worker thread: open the Searcher and run one query, so the model is loaded now
+        rather than on the first user's query (tens of seconds for a big model)."""
+        searcher = self._factory(self.settings)
+        try:
+            searcher.encode_texts(["warm-up"])
+        except UserError:
+            searcher.close()
+            raise
+        return searcher
+
+    def _set_problem(self, exc: UserError) -> None:
+        self._problem = exc
+        message = str(exc)
+        if message != self._logged_problem:  # one line per change, not one per retry
+            level = logging.INFO if isinstance(exc, CatalogMissing) else logging.ERROR
+            log.log(level, "catalog not available: %s", message)
+            self._logged_problem = message
+
+    async def refresh(self) -> None:
+        """Open the catalog if it was missing, else serve a newer generation if published."""
+        searcher = self._searcher
+        if searcher is None:
+            await self.open()
+            return
+        try:
+            await asyncio.to_thread(searcher.refresh)
+        except ModelMismatch as exc:
+            # Rebuilt with other models: stop serving it, keep retrying until it matches.
+            self._searcher = None
+            self._set_problem(exc)
+            await asyncio.to_thread(searcher.close)
+
+    async def reload_forever(self, interval_s: float) -> None:
+        """Call ``refresh`` every ``interval_s`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.refresh()
+            except Exception:  # a failed reload must not end the loop; the next one retries
+                log.exception("catalog reload failed; will retry")
+
+    async def search(self, query: Query) -> list[Hit]:
+        """Hits for one query; raises the catalog problem (missing, mismatch, empty)."""
+        if self._searcher is None:
+            raise self._problem
+        return await self.batcher.submit(query)
+
+    def _run_batch(self, queries: list[Query]) -> list[list[Hit]]:
+        """Worker thread: encode all texts at once, one FAISS search, then per-query cuts."""
+        searcher = self._searcher
+        if searcher is None:
+            raise self._problem
+        vectors = searcher.encode_texts([q.text for q in queries])
+        need = max(q.k + len(q.exclude) for q in queries)
+        found = searcher.search_vectors(vectors, k=need)
+        results = []
+        for query, hits in zip(queries, found, strict=True):
+            excluded = set(query.exclude)
+            results.append([h for h in hits if h.id not in excluded][: query.k])
+        return results
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        if self._searcher is not None:
+            searcher, self._searcher = self._searcher, None
+            await asyncio.to_thread(searcher.close)

@@ -1,0 +1,101 @@
+"""Every string a user sees, per language (English and Russian), chosen by ``language_code``.
+
+Texts are plain (no parse mode), so a query echoed back can never break Telegram's markup
+parser. ``text(key, lang)`` falls back to English for unknown languages and keys.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EN: Final[dict[str, str]] = {
+    "start": (
+        "Hi! I find pictures by description, in any language.\n\n"
+        "Just send me a few words, for example: red dress, a dog on the beach, "
+        "закат над морем.\n\n"
+        "I answer with an album of the best matches; press \u201cMore\u201d for the next ones."
+    ),
+    "help": (
+        "Send any text \u2014 a few words describing the picture you want, in any language. "
+        "I reply with the best-matching images from my catalog.\n\n"
+        "\u2022 \u201cMore\u201d under the album shows the next results.\n"
+        "\u2022 In groups, mention me (@{username} your words) or reply to my message.\n\n"
+        "Commands: /start \u2014 introduction, /help \u2014 this message."
+    ),
+    "cmd_start": "What this bot does",
+    "cmd_help": "How to search",
+    "empty_query": "Please type a few words that describe the picture you are looking for.",
+    "no_catalog": (
+        "No catalog yet: the bot's operator has to build it with "
+        "`python -m indexer build IMAGES_DIR`. Please try again later."
+    ),
+    "empty_catalog": (
+        "The catalog is empty: the operator has to add images with "
+        "`python -m indexer build IMAGES_DIR`. Please try again later."
+    ),
+    "rebuilding": "The image catalog is being rebuilt. Please try again in a little while.",
+    "no_hits": "Nothing found. Try other words.",
+    "images_unavailable": "I found matches, but their image files are not available right now.",
+    "more_button": "More",
+    "more_prompt": "Results {start}\u2013{end}. Want more?",
+    "more_expired": "This button has expired. Please send your query again.",
+    "more_done": "No more results.",
+    "hint": "I search pictures by text. Send me a few words, e.g. \u201cred dress\u201d.",
+    "slow_down": "Slow down a little, please: I am still working on your previous requests.",
+    "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
+    "apology": "Sorry, something went wrong on my side. Please try again.",
+}
+
+RU: Final[dict[str, str]] = {
+    "start": (
+        "Привет! Я нахожу картинки по описанию на любом языке.\n\n"
+        "Просто пришлите несколько слов, например: красное платье, собака на пляже, "
+        "sunset over the sea.\n\n"
+        "Я отвечу альбомом лучших совпадений; кнопка «Ещё» покажет следующие."
+    ),
+    "help": (
+        "Пришлите любой текст \u2014 несколько слов о картинке, которую ищете, на любом языке. "
+        "Я отвечу самыми подходящими изображениями из каталога.\n\n"
+        "\u2022 Кнопка «Ещё» под альбомом показывает следующие результаты.\n"
+        "\u2022 В группах упомяните меня (@{username} ваши слова) или ответьте на моё "
+        "сообщение.\n\n"
+        "Команды: /start \u2014 знакомство, /help \u2014 эта справка."
+    ),
+    "cmd_start": "Что умеет бот",
+    "cmd_help": "Как искать",
+    "empty_query": "Напишите несколько слов о картинке, которую ищете.",
+    "no_catalog": (
+        "Каталога пока нет: администратор бота должен собрать его командой "
+        "`python -m indexer build IMAGES_DIR`. Попробуйте позже."
+    ),
+    "empty_catalog": (
+        "Каталог пуст: администратор должен добавить изображения командой "
+        "`python -m indexer build IMAGES_DIR`. Попробуйте позже."
+    ),
+    "rebuilding": "Каталог изображений перестраивается. Попробуйте чуть позже.",
+    "no_hits": "Ничего не нашлось. Попробуйте другие слова.",
+    "images_unavailable": "Совпадения есть, но их файлы сейчас недоступны.",
+    "more_button": "Ещё",
+    "more_prompt": "Результаты {start}\u2013{end}. Показать ещё?",
+    "more_expired": "Эта кнопка устарела. Пришлите запрос ещё раз.",
+    "more_done": "Больше ничего нет.",
+    "hint": "Я ищу картинки по тексту. Пришлите несколько слов, например «красное платье».",
+    "slow_down": "Пожалуйста, помедленнее: я ещё обрабатываю ваши предыдущие запросы.",
+    "not_allowed": "Извините, это закрытый бот. Попросите доступ у его владельца.",
+    "apology": "Извините, у меня что-то пошло не так. Попробуйте ещё раз.",
+}
+
+LANGUAGES: Final[dict[str, dict[str, str]]] = {"en": EN, "ru": RU}
+
+
+def language(code: str | None) -> str:
+    """The supported language for a Telegram ``language_code`` ("ru-RU" → "ru"), else "en"."""
+    prefix = (code or "").split("-")[0].split("_")[0].lower()
+    return prefix if prefix in LANGUAGES else "en"
+
+
+def text(key: str, lang: str | None = "en", **values: object) -> str:
+    """The string ``key`` in ``lang`` (English when missing), formatted with ``values``."""
+    table = LANGUAGES.get(language(lang), EN)
+    template = table.get(key, EN[key])
+    return template.format(**values) if values else template
