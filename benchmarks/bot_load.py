@@ -95,6 +95,29 @@ def prepare(work: Path) -> tuple[Path, Path]:
 
 
 # --- the bot process ---------------------------------------------------------------------------
+async def _probe(lags: list[tuple[float, float]]) -> None:
+    """Sleep 5 ms again and again; record (wall time, lateness) when more than 2 ms late."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(0.005)
+        late = loop.time() - start - 0.005
+        if late > 0.002:
+            lags.append((time.time(), late))
+
+
+async def _control(report: str) -> None:
+    """An idle process running only the probe: how much the machine itself stalls a loop."""
+    lags: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    task = asyncio.create_task(_probe(lags))
+    print("READY", flush=True)
+    await stop.wait()
+    task.cancel()
+    await asyncio.to_thread(Path(report).write_text, json.dumps({"lags": lags}))
+
+
 async def _serve(args: argparse.Namespace) -> None:
     """Run the bot with a loop-lag probe; on SIGTERM write the report and exit."""
     from bot.app import build_application, running, services_of
@@ -107,16 +130,8 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
-    async def probe() -> None:
-        while True:
-            start = loop.time()
-            await asyncio.sleep(0.005)
-            late = loop.time() - start - 0.005
-            if late > 0.002:
-                lags.append((time.time(), late))
-
     async with running(app, poll_timeout=5.0):
-        task = asyncio.create_task(probe())
+        task = asyncio.create_task(_probe(lags))
         print("READY", flush=True)
         await stop.wait()
         task.cancel()
@@ -167,7 +182,13 @@ async def _drive(args: argparse.Namespace, mode: str, env: dict[str, str]) -> di
             sys.executable, __file__, "--serve", "--batching", mode, "--report", str(report),
             env=env, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE,
         )
-        assert proc.stdout is not None
+        control_report = Path(tempfile.mkstemp(suffix=".json")[1])
+        control = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--control", "--report", str(control_report),
+            cwd=str(ROOT), stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None and control.stdout is not None
+        await control.stdout.readline()
         started = time.monotonic()
         line = await asyncio.wait_for(proc.stdout.readline(), 180)
         if b"READY" not in line:
@@ -199,12 +220,19 @@ async def _drive(args: argparse.Namespace, mode: str, env: dict[str, str]) -> di
             }
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 60)
+        control.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(control.wait(), 30)
         bot = json.loads(await asyncio.to_thread(report.read_text))
-        await asyncio.to_thread(report.unlink)
+        idle = json.loads(await asyncio.to_thread(control_report.read_text))
+        for path in (report, control_report):
+            await asyncio.to_thread(path.unlink)
     for stats in results.values():
         w0, w1 = stats.pop("window")
         in_window = [lag for t, lag in bot["lags"] if w0 <= t <= w1]
         stats["max_loop_stall_ms"] = round(1000 * max(in_window, default=0.0), 1)
+        idle_window = [lag for t, lag in idle["lags"] if w0 <= t <= w1]
+        # The same probe in an idle process meanwhile: stalls the machine alone causes.
+        stats["idle_process_max_stall_ms"] = round(1000 * max(idle_window, default=0.0), 1)
     sizes = bot["batch_sizes"]
     return {
         "per_users": results, "peak_rss_mb": round(bot["peak_rss_mb"], 1),
@@ -226,12 +254,18 @@ def main() -> int:
     parser.add_argument("--users", default="1,8,32")
     parser.add_argument("--concurrent-updates", type=int, default=32)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "t2i-bot-bench"))
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="OMP/torch threads in the bot process (0: torch's default)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--control", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--batching", default="on", help=argparse.SUPPRESS)
     parser.add_argument("--report", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve(args))
+        return 0
+    if args.control:
+        asyncio.run(_control(args.report))
         return 0
     args.users = [int(u) for u in args.users.split(",")]
     work = Path(args.work)
@@ -247,6 +281,8 @@ def main() -> int:
         "T2I_HEARTBEAT_FILE": str(work / "heartbeat"), "T2I_LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
     }
+    if args.torch_threads:
+        env["OMP_NUM_THREADS"] = str(args.torch_threads)
     load_before = os.getloadavg()[0]
     modes = {mode: asyncio.run(_drive(args, mode, env)) for mode in ("off", "on")}
     import torch
@@ -257,7 +293,8 @@ def main() -> int:
         "benchmark": "bot_load",
         "weights": "random (full-size multilingual DistilBERT architecture, 512-dim output)",
         "catalog_rows": ROWS,
-        "machine": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "machine": {"cores": os.cpu_count(),
+                    "torch_threads": args.torch_threads or torch.get_num_threads(),
                     "cpu": platform.processor() or platform.machine(),
                     # Other work on the machine skews timings: the 1-min load average.
                     "load_avg_before": round(load_before, 2),
@@ -282,7 +319,8 @@ def main() -> int:
             for users, s in result["per_users"].items():
                 print(f"batching {mode:3} N={users:>2}: {s['queries_per_s']:6.1f} q/s  "
                       f"p50 {s['p50_ms']} ms  p99 {s['p99_ms']} ms  "
-                      f"max stall {s['max_loop_stall_ms']} ms")
+                      f"max stall {s['max_loop_stall_ms']} ms "
+                      f"(idle process: {s['idle_process_max_stall_ms']} ms)")
             print(f"batching {mode:3}: peak RSS {result['peak_rss_mb']} MB, "
                   f"largest batch {result['largest_batch']}, mean {result['mean_batch']}")
     print(json.dumps(summary, ensure_ascii=False))

@@ -123,8 +123,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    parser.add_argument("--skip-bf16", action="store_true", help="skip the bf16 comparison")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
+    parser.add_argument("--skip-bf16", action="store_true",
+                        help="skip the other precisions (bf16, int8) and their agreement")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--photos", type=Path, help=argparse.SUPPRESS)
@@ -158,7 +159,7 @@ def main() -> None:
           f"precision {chosen}", file=sys.stderr)
     baseline = _run_stage("baseline", *common)
     print(f"baseline   {baseline['images_per_s']:.1f} img/s", file=sys.stderr)
-    vectors = {p: CACHE / f"vectors-{p}.npy" for p in ("fp32", "bf16")}
+    vectors = {p: CACHE / f"vectors-{p}.npy" for p in ("fp32", "bf16", "int8")}
     model_only = _run_stage("model_only", *common, "--precision", chosen,
                             "--save", str(vectors[chosen]))
     print(f"model only {model_only['images_per_s']:.1f} img/s", file=sys.stderr)
@@ -181,13 +182,24 @@ def main() -> None:
         "machine": machine(),
     }
     if not args.skip_bf16:
-        other = "bf16" if chosen == "fp32" else "fp32"
-        result[f"model_only_{other}"] = _run_stage(
-            "model_only", *common, "--precision", other, "--save", str(vectors[other])
-        )
-        result["bf16_fp32_top10_agreement"] = round(
-            _top10_agreement(vectors["fp32"], vectors["bf16"]), 4
-        )
+        # The other precisions: speed of the model alone, and how far their vectors drift
+        # from fp32 (top-10 neighbour agreement on this image set).
+        for other in (p for p in ("fp32", "bf16", "int8") if p != chosen):
+            result[f"model_only_{other}"] = _run_stage(
+                "model_only", *common, "--precision", other, "--save", str(vectors[other])
+            )
+            print(f"model only {other} {result[f'model_only_{other}']['images_per_s']:.1f} img/s",
+                  file=sys.stderr)
+        for other in ("bf16", "int8"):
+            result[f"{other}_fp32_top10_agreement"] = round(
+                _top10_agreement(vectors["fp32"], vectors[other]), 4
+            )
+        if chosen != "int8":
+            int8 = _run_stage("pipeline", *common, "--precision", "int8")
+            result["pipeline_int8"] = int8
+            result["pipeline_int8_vs_baseline"] = round(
+                int8["images_per_s"] / baseline["images_per_s"], 3
+            )
     emit(result, args.json)
 
 

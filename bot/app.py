@@ -68,8 +68,10 @@ def build_application(
         write_timeout=20.0, pool_timeout=10.0, media_write_timeout=60.0,
     )
     # Long polling holds its connection open; PTB adds the poll timeout to read_timeout.
+    # Two connections: PTB's final getUpdates at shutdown must not wait for the cancelled
+    # long poll's connection (with one, shutdown hung on a SIGINT during a long poll).
     updates_request = HTTPXRequest(
-        connection_pool_size=1, connect_timeout=10.0, read_timeout=10.0, pool_timeout=10.0
+        connection_pool_size=2, connect_timeout=10.0, read_timeout=10.0, pool_timeout=5.0
     )
     builder = (
         ApplicationBuilder()

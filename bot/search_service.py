@@ -118,17 +118,21 @@ class SearchService:
         return await self.batcher.submit(query)
 
     def _run_batch(self, queries: list[Query]) -> list[list[Hit]]:
-        """Worker thread: encode all texts at once, one FAISS search, then per-query cuts."""
+        """Worker thread: encode all texts at once, then one FAISS search per group of
+        queries that exclude the same ids (new queries exclude none: one search for all)."""
         searcher = self._searcher
         if searcher is None:
             raise self._problem
-        vectors = searcher.encode_texts([q.text for q in queries])
-        need = max(q.k + len(q.exclude) for q in queries)
-        found = searcher.search_vectors(vectors, k=need)
-        results = []
-        for query, hits in zip(queries, found, strict=True):
-            excluded = set(query.exclude)
-            results.append([h for h in hits if h.id not in excluded][: query.k])
+        vectors = searcher.query_vectors([q.text for q in queries])
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for position, query in enumerate(queries):
+            groups.setdefault(query.exclude, []).append(position)
+        results: list[list[Hit]] = [[] for _ in queries]
+        for exclude, positions in groups.items():
+            k = max(queries[p].k for p in positions)
+            found = searcher.search_vectors(vectors[positions], k=k, exclude_ids=exclude)
+            for position, hits in zip(positions, found, strict=True):
+                results[position] = hits[: queries[position].k]
         return results
 
     async def close(self) -> None:

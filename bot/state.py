@@ -70,6 +70,9 @@ class BotState:
             await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
             conn = await aiosqlite.connect(path, timeout=10)
             await conn.execute("PRAGMA journal_mode=WAL")
+            # A cache: losing the last commits in a power cut is harmless, an fsync per
+            # query is not (it serialises every album behind the disk).
+            await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.executescript(SCHEMA)
             await conn.commit()
         except (OSError, aiosqlite.Error) as exc:
@@ -92,11 +95,13 @@ class BotState:
         if not image_ids:
             return {}
         marks = ",".join("?" * len(image_ids))
-        async with self._conn.execute(
+        # Fetched in one call: a cursor read lazily across awaits would interleave with other
+        # coroutines' writes on the shared connection ("bad parameter or other API misuse").
+        records = await self._conn.execute_fetchall(
             f"SELECT image_id, file_id FROM file_ids WHERE bot_id = ? AND image_id IN ({marks})",
             (bot_id, *image_ids),
-        ) as cursor:
-            return {int(image_id): str(file_id) async for image_id, file_id in cursor}
+        )
+        return {int(image_id): str(file_id) for image_id, file_id in records}
 
     async def store_file_ids(self, bot_id: int, mapping: dict[int, str]) -> None:
         if not mapping:
@@ -135,12 +140,12 @@ class BotState:
 
     async def page(self, qid: str, max_age_s: float) -> Page | None:
         """The page for ``qid``, or None when unknown or older than ``max_age_s``."""
-        async with self._conn.execute(
+        records = list(await self._conn.execute_fetchall(
             "SELECT qid, chat_id, user_id, query, shown_ids, lang, created_at FROM pages "
             "WHERE qid = ?",
             (qid,),
-        ) as cursor:
-            record = await cursor.fetchone()
+        ))
+        record = records[0] if records else None
         if record is None or time.time() - float(record[6]) > max_age_s:
             return None
         return Page(

@@ -21,21 +21,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.telegram_api import FakeBotApi  # noqa: E402
-from tests.fakes.telegram_protocol import Call  # noqa: E402
+from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram_protocol import Call
 
 REPLY_METHODS = ("sendMediaGroup", "sendPhoto", "sendMessage")
 
 
-async def _first_reply(api: FakeBotApi, after: int, timeout: float) -> Call:
+async def _first_reply(api: FakeBotApi, after: int, limit_s: float) -> Call:
     """The first reply-like call made after the first ``after`` calls."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         for call in api.calls[after:]:
             if call.method in REPLY_METHODS:
                 return call
         await asyncio.sleep(0.1)
-    raise TimeoutError(f"no reply within {timeout:.0f} s")
+    raise TimeoutError(f"no reply within {limit_s:.0f} s")
 
 
 async def _play(api: FakeBotApi, args: argparse.Namespace) -> str:

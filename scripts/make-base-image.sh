@@ -17,13 +17,17 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 log() { printf '[make-base-image] %s\n' "$*" >&2; }
 
 ensure_tools() {
+    if [ "$(id -u)" -ne 0 ]; then
+        log "SKIP: needs root (debootstrap, podman build --isolation chroot, buildah run)"
+        return 3
+    fi
     local missing=()
     for tool in podman buildah debootstrap; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        log "SKIP: ${missing[*]} missing and cannot be installed (needs root and apt-get)"
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "SKIP: ${missing[*]} missing and cannot be installed (no apt-get)"
         return 3
     fi
     log "installing ${missing[*]} with apt-get"

@@ -19,6 +19,7 @@ import numpy as np
 from search.catalog import Catalog, ImageRow
 from search.encoders import Encoder, l2_normalise, load_encoder
 from search.errors import CatalogEmpty, EmptyQuery
+from search.query import query_vectors
 from search.routing import build_text_encoder
 from search.settings import Settings
 from search.vectors import IndexParams, VectorIndex
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 # Far beyond any text encoder's token limit (CLIP: 77 tokens, DistilBERT here: 128); the
 # tokenizer truncates to its own limit, this only bounds the work on absurd inputs.
 MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """Images already shown to the user (excluded ids): their duplicates are dropped too."""
+
+    ids: set[int]
+    hashes: set[str]
+    vectors: list[np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -163,8 +173,13 @@ class Searcher:
         return self.image_encoder.encode_images(images)
 
     # --- searching ------------------------------------------------------------------------
+    def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Query texts (with the query syntax of ``search.query``) → one vector each."""
+        cleaned = [clean_query(t) for t in texts]
+        return query_vectors(cleaned, self.text_encoder.encode_texts)
+
     def search_text(self, text: str, k: int = 10, offset: int = 0) -> list[Hit]:
-        return self.search_vectors(self.encode_texts([text]), k, offset)[0]
+        return self.search_vectors(self.query_vectors([text]), k, offset)[0]
 
     def search_vectors(
         self,
@@ -173,28 +188,81 @@ class Searcher:
         offset: int = 0,
         exclude_ids: Sequence[int] = (),
     ) -> list[list[Hit]]:
-        """Top ``k`` hits after ``offset`` for each query vector."""
+        """Top ``k`` distinct hits after ``offset`` for each query vector.
+
+        Near-duplicates (same content hash, or cosine ≥ ``duplicate_threshold`` to a better
+        hit or to an excluded, i.e. already shown, image) are collapsed, so a page never
+        shows the same picture twice and later pages do not repeat earlier ones.
+        """
         snapshot = self._index
         if snapshot.size == 0:
             raise CatalogEmpty(
                 "the catalog is empty: add images with `python -m indexer build IMAGES_DIR`"
             )
         queries = l2_normalise(queries)
-        wanted = offset + k + len(exclude_ids)
-        # Over-fetch a little: ids whose row vanished since the snapshot are dropped below.
-        scores, ids = snapshot.search(queries, wanted + max(8, wanted // 4))
-        with self._db_lock:
-            rows = self._catalog.rows(sorted({int(i) for i in ids.ravel() if i >= 0}))
-        excluded = set(exclude_ids)
-        results: list[list[Hit]] = []
-        for query_scores, query_ids in zip(scores, ids, strict=True):
-            hits = [
-                Hit(rows[int(i)], float(s))
-                for s, i in zip(query_scores, query_ids, strict=True)
-                if i >= 0 and int(i) in rows and int(i) not in excluded
-            ]
-            results.append(hits[offset : offset + k])
+        needed = offset + k
+        shown = self._shown(exclude_ids)
+        # Over-fetch: vanished rows and duplicates are dropped; fetch more only if needed.
+        fetch = needed + len(shown.ids) + max(8, needed // 2)
+        results: list[list[Hit]] = [[] for _ in range(len(queries))]
+        pending = list(range(len(queries)))
+        while pending:
+            scores, ids = snapshot.search(queries[pending], fetch)
+            candidates = sorted({int(i) for i in ids.ravel() if i >= 0})
+            with self._db_lock:
+                rows = self._catalog.rows(candidates)
+                vectors = self._catalog.vectors(candidates) if self._dedupe_by_vector else {}
+            still = []
+            for query_index, query_scores, query_ids in zip(pending, scores, ids, strict=True):
+                ranked = [(int(i), float(sc)) for sc, i in zip(query_scores, query_ids,
+                                                                strict=True) if i >= 0]
+                hits = self._distinct(ranked, rows, vectors, shown, needed)
+                if len(hits) >= needed or fetch >= snapshot.size:
+                    results[query_index] = hits[offset : offset + k]
+                else:
+                    still.append(query_index)
+            pending, fetch = still, min(fetch * 2, snapshot.size)
         return results
+
+    @property
+    def _dedupe_by_vector(self) -> bool:
+        return self.settings.duplicate_threshold < 1.0
+
+    def _shown(self, ids: Sequence[int]) -> _Shown:
+        if not ids:
+            return _Shown(set(), set(), [])
+        with self._db_lock:
+            rows = self._catalog.rows(list(ids))
+            vectors = self._catalog.vectors(list(ids)) if self._dedupe_by_vector else {}
+        return _Shown(set(ids), {r.content_hash for r in rows.values()}, list(vectors.values()))
+
+    def _distinct(
+        self,
+        ranked: list[tuple[int, float]],
+        rows: dict[int, ImageRow],
+        vectors: dict[int, np.ndarray],
+        shown: _Shown,
+        needed: int,
+    ) -> list[Hit]:
+        threshold = self.settings.duplicate_threshold
+        hashes = set(shown.hashes)
+        kept_vectors = list(shown.vectors)
+        hits: list[Hit] = []
+        for image_id, score in ranked:
+            row = rows.get(image_id)
+            if row is None or image_id in shown.ids or row.content_hash in hashes:
+                continue
+            vector = vectors.get(image_id)
+            if vector is not None and kept_vectors:
+                if float(np.max(np.stack(kept_vectors) @ vector)) >= threshold:
+                    continue
+            hits.append(Hit(row, score))
+            hashes.add(row.content_hash)
+            if vector is not None:
+                kept_vectors.append(vector)
+            if len(hits) >= needed:
+                break
+        return hits
 
     def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]:
         with self._db_lock:

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     text_model: str = DEFAULT_TEXT_MODEL
     model_cache_dir: Path | None = None  # None: the Hugging Face default (HF_HOME)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
 
     # --- indexing -----------------------------------------------------------------------
     batch_size: int = Field(32, ge=1, le=1024)
@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     index_factory: str = "auto"  # "auto" (IVF sized to the catalog) or a FAISS factory string
     ivf_nprobe: int = Field(32, ge=1)
     hnsw_ef_search: int = Field(128, ge=1)
+    # Results closer than this (cosine) to a better result are near-duplicates and hidden;
+    # identical files (same content hash) always are. 1.0: only identical files.
+    duplicate_threshold: float = Field(0.97, gt=0.0, le=1.0)
 
     # --- bot ----------------------------------------------------------------------------
     bot_token: SecretStr | None = None

@@ -45,10 +45,10 @@ ANY_REPLY = ("sendMediaGroup", "sendPhoto", "sendMessage")
 class ExplodingSearcher(Searcher):
     """A real Searcher whose encoder fails for one magic word: a bug inside a handler."""
 
-    def encode_texts(self, texts: Any) -> Any:
+    def query_vectors(self, texts: Any) -> Any:
         if any("kaboom" in t for t in texts):
             raise RuntimeError("simulated bug while encoding")
-        return super().encode_texts(texts)
+        return super().query_vectors(texts)
 
 
 class World:
@@ -64,7 +64,11 @@ class World:
         mark = self.mark()
         self.api.send_text(text, user_id=user_id, **who)
         first = await next_call(self.api, chat, ANY_REPLY, mark)
-        await self.quiet(chat)
+        if first.method == "sendMediaGroup" and len(first.params["media"]) >= 3:
+            # A full page is followed by its "More" prompt: wait for it to be part of this.
+            after = self.api.calls.index(first) + 1
+            await next_call(self.api, chat, ("sendMessage",), after)
+        await self.quiet(chat, for_s=0.05)
         return first
 
     async def quiet(self, chat: int, for_s: float = 0.15) -> None:

@@ -48,6 +48,8 @@ def make_settings(root: Path, **extra: Any) -> Settings:
         "data_dir": root / "data", "image_model": "color:v1", "text_model": "color:v1",
         "bot_token": TOKEN, "results_per_album": 3, "heartbeat_file": root / "heartbeat",
         "reload_interval_s": 3600.0, "batch_window_ms": 2.0,
+        # The palette's reds are near-duplicates to the colour encoder; keep them all.
+        "duplicate_threshold": 1.0,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)

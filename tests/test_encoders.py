@@ -52,6 +52,14 @@ def test_bf16_is_selectable_and_close_to_fp32(tiny_model_dirs) -> None:
     assert float(np.min(np.sum(fp32 * bf16, axis=1))) > 0.98
 
 
+def test_int8_is_selectable_and_close_to_fp32(tiny_model_dirs) -> None:
+    images = [Image.new("RGB", (64, 64), c) for c in ("red", "green", "blue")]
+    fp32 = load_encoder(str(tiny_model_dirs["image"]), "cpu", "fp32").encode_images(images)
+    int8 = load_encoder(str(tiny_model_dirs["image"]), "cpu", "int8").encode_images(images)
+    assert int8.dtype == np.float32
+    assert float(np.min(np.sum(fp32 * int8, axis=1))) > 0.95
+
+
 def test_auto_precision_is_fp32_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     import search.encoders as encoders
 
