@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bot [healthcheck]\n\nRuns the Telegram bot (settings: T2I_*).")
         return 0
     if args and args[0] != "healthcheck":
-        return _fail(f"unknown command {args[0]!r}: use `python -m bot` or "
-                     "`python -m bot healthcheck`")
+        return _fail(
+            f"unknown command {args[0]!r}: use `python -m bot` or `python -m bot healthcheck`"
+        )
     try:
         settings = _settings()
     except ValidationError as exc:
@@ -75,8 +76,11 @@ def run(settings: Settings) -> int:
         if settings.webhook_url:
             url_path = urlsplit(settings.webhook_url).path.strip("/")
             app.run_webhook(
-                listen=settings.webhook_listen, port=settings.webhook_port, url_path=url_path,
-                webhook_url=settings.webhook_url, secret_token=secret,
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=url_path,
+                webhook_url=settings.webhook_url,
+                secret_token=secret,
                 allowed_updates=ALLOWED_UPDATES,
             )
         else:

@@ -58,9 +58,7 @@ async def _load(items: Sequence[_Item]) -> None:
         item.data = blob
 
 
-async def send_hits(
-    bot: Bot, state: BotState, chat_id: int, hits: Sequence[Hit]
-) -> list[int]:
+async def send_hits(bot: Bot, state: BotState, chat_id: int, hits: Sequence[Hit]) -> list[int]:
     """Send ``hits`` to ``chat_id``; return the ids of the images actually sent."""
     hits = list(hits)[: MediaGroupLimit.MAX_MEDIA_LENGTH]
     cached = await state.file_ids(bot.id, [h.id for h in hits])

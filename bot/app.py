@@ -41,9 +41,18 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 OTHER_CONTENT = (
-    filters.Sticker.ALL | filters.VOICE | filters.AUDIO | filters.Document.ALL | filters.PHOTO
-    | filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION | filters.LOCATION
-    | filters.CONTACT | filters.POLL | filters.Dice.ALL
+    filters.Sticker.ALL
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.Document.ALL
+    | filters.PHOTO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.LOCATION
+    | filters.CONTACT
+    | filters.POLL
+    | filters.Dice.ALL
 )
 
 
@@ -64,8 +73,12 @@ def build_application(
     logs.protect([settings.bot_token.get_secret_value().strip()])
     pool = settings.concurrent_updates + 4  # one per concurrent update + chat actions
     request = HTTPXRequest(
-        connection_pool_size=pool, connect_timeout=10.0, read_timeout=20.0,
-        write_timeout=20.0, pool_timeout=10.0, media_write_timeout=60.0,
+        connection_pool_size=pool,
+        connect_timeout=10.0,
+        read_timeout=20.0,
+        write_timeout=20.0,
+        pool_timeout=10.0,
+        media_write_timeout=60.0,
     )
     # Long polling holds its connection open; PTB adds the poll timeout to read_timeout.
     # Two connections: PTB's final getUpdates at shutdown must not wait for the cancelled
@@ -124,7 +137,7 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     svc.state = await BotState.open(settings.state_dir or settings.data_dir)
     expired = await svc.state.expire_pages(settings.more_ttl_hours * 3600)
     if expired:
-        log.info("forgot %d expired \"More\" pages", expired)
+        log.info('forgot %d expired "More" pages', expired)
     await svc.search.open()
     svc.background(svc.search.reload_forever(settings.reload_interval_s), "catalog-reload")
     every = float(app.bot_data.get("t2i_heartbeat_every_s", 30.0))

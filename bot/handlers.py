@@ -147,7 +147,7 @@ async def answer_query(update: Update, context: Context, raw: str) -> None:
 
 
 async def _chat_action(bot: Bot, chat_id: int) -> None:
-    """"Sending a photo…" while we search; its failure does not matter to the user."""
+    """ "Sending a photo…" while we search; its failure does not matter to the user."""
     try:
         await bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
     except TelegramError as exc:
@@ -159,13 +159,14 @@ async def _more_prompt(
 ) -> None:
     button = InlineKeyboardButton(text("more_button", lang), callback_data=MORE_PREFIX + qid)
     await context.bot.send_message(
-        chat_id, text("more_prompt", lang, start=start, end=end),
+        chat_id,
+        text("more_prompt", lang, start=start, end=end),
         reply_markup=InlineKeyboardMarkup([[button]]),
     )
 
 
 async def on_more(update: Update, context: Context) -> None:
-    """"More" pressed: the next page for the stored query; the callback is always answered."""
+    """ "More" pressed: the next page for the stored query; the callback is always answered."""
     cq = update.callback_query
     assert cq is not None
     svc, lang = services(context), _lang(update)

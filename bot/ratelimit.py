@@ -34,7 +34,8 @@ class RetryingRateLimiter(AIORateLimiter):
     ) -> None:
         # overall_per_s = 0 disables the overall pacing (benchmarks, a local Bot API server).
         super().__init__(
-            overall_max_rate=overall_per_s, overall_time_period=1 if overall_per_s else 0,
+            overall_max_rate=overall_per_s,
+            overall_time_period=1 if overall_per_s else 0,
             max_retries=max_retries,
         )
         self.network_retries = network_retries

@@ -64,9 +64,7 @@ class SearchService:
             return False
         self._searcher = searcher
         self._logged_problem = None
-        log.info(
-            "serving catalog generation %d (%d images)", searcher.generation, searcher.size
-        )
+        log.info("serving catalog generation %d (%d images)", searcher.generation, searcher.size)
         return True
 
     def _open_warm(self) -> Searcher:

@@ -79,7 +79,8 @@ class BotState:
             log.warning(
                 "bot state cannot be stored in %s (%s): keeping it in memory; set "
                 "T2I_STATE_DIR to a writable directory to keep it across restarts",
-                directory, exc,
+                directory,
+                exc,
             )
             conn = await aiosqlite.connect(":memory:")
             await conn.executescript(SCHEMA)
@@ -140,18 +141,23 @@ class BotState:
 
     async def page(self, qid: str, max_age_s: float) -> Page | None:
         """The page for ``qid``, or None when unknown or older than ``max_age_s``."""
-        records = list(await self._conn.execute_fetchall(
-            "SELECT qid, chat_id, user_id, query, shown_ids, lang, created_at FROM pages "
-            "WHERE qid = ?",
-            (qid,),
-        ))
+        records = list(
+            await self._conn.execute_fetchall(
+                "SELECT qid, chat_id, user_id, query, shown_ids, lang, created_at FROM pages "
+                "WHERE qid = ?",
+                (qid,),
+            )
+        )
         record = records[0] if records else None
         if record is None or time.time() - float(record[6]) > max_age_s:
             return None
         return Page(
-            qid=str(record[0]), chat_id=int(record[1]),
-            user_id=None if record[2] is None else int(record[2]), query=str(record[3]),
-            shown_ids=tuple(int(i) for i in json.loads(record[4])), lang=str(record[5]),
+            qid=str(record[0]),
+            chat_id=int(record[1]),
+            user_id=None if record[2] is None else int(record[2]),
+            query=str(record[3]),
+            shown_ids=tuple(int(i) for i in json.loads(record[4])),
+            lang=str(record[5]),
             created_at=float(record[6]),
         )
 

@@ -214,8 +214,11 @@ class Searcher:
                 vectors = self._catalog.vectors(candidates) if self._dedupe_by_vector else {}
             still = []
             for query_index, query_scores, query_ids in zip(pending, scores, ids, strict=True):
-                ranked = [(int(i), float(sc)) for sc, i in zip(query_scores, query_ids,
-                                                                strict=True) if i >= 0]
+                ranked = [
+                    (int(i), float(sc))
+                    for sc, i in zip(query_scores, query_ids, strict=True)
+                    if i >= 0
+                ]
                 hits = self._distinct(ranked, rows, vectors, shown, needed)
                 if len(hits) >= needed or fetch >= snapshot.size:
                     results[query_index] = hits[offset : offset + k]
@@ -253,9 +256,12 @@ class Searcher:
             if row is None or image_id in shown.ids or row.content_hash in hashes:
                 continue
             vector = vectors.get(image_id)
-            if vector is not None and kept_vectors:
-                if float(np.max(np.stack(kept_vectors) @ vector)) >= threshold:
-                    continue
+            if (
+                vector is not None
+                and kept_vectors
+                and (float(np.max(np.stack(kept_vectors) @ vector)) >= threshold)
+            ):
+                continue
             hits.append(Hit(row, score))
             hashes.add(row.content_hash)
             if vector is not None:
