@@ -19,7 +19,11 @@ EN: Final[dict[str, str]] = {
         "Send any text \u2014 a few words describing the picture you want, in any language. "
         "I reply with the best-matching images from my catalog.\n\n"
         "\u2022 \u201cMore\u201d under the album shows the next results.\n"
-        "\u2022 In groups, mention me (@{username} your words) or reply to my message.\n\n"
+        "\u2022 In groups, mention me (@{username} your words) or reply to my message.\n"
+        "\u2022 Works best in English, German, French, Spanish, Russian and other major "
+        "languages; write a few descriptive words (\u201cred summer dress\u201d), not one "
+        "ambiguous word.\n"
+        "\u2022 cat -dog: fewer dogs; 2:sunset beach: sunset counts double.\n\n"
         "Commands: /start \u2014 introduction, /help \u2014 this message."
     ),
     "cmd_start": "What this bot does",
@@ -58,7 +62,11 @@ RU: Final[dict[str, str]] = {
         "Я отвечу самыми подходящими изображениями из каталога.\n\n"
         "\u2022 Кнопка «Ещё» под альбомом показывает следующие результаты.\n"
         "\u2022 В группах упомяните меня (@{username} ваши слова) или ответьте на моё "
-        "сообщение.\n\n"
+        "сообщение.\n"
+        "\u2022 Лучше всего работают английский, немецкий, французский, испанский, русский и "
+        "другие распространённые языки; пишите несколько описательных слов («красное летнее "
+        "платье»), а не одно многозначное слово.\n"
+        "\u2022 кот -собака: меньше собак; 2:закат пляж: закат важнее вдвое.\n\n"
         "Команды: /start \u2014 знакомство, /help \u2014 эта справка."
     ),
     "cmd_start": "Что умеет бот",
