@@ -23,5 +23,5 @@ def test_env_example_parses_as_settings(tmp_path: Path) -> None:
     env_file = tmp_path / "example.env"
     env_file.write_text("\n".join(lines), encoding="utf-8")
     settings = Settings(_env_file=env_file)
-    assert settings.results_per_album == 6 and settings.bot_token is None
+    assert settings.results_per_album == 6
     assert settings.image_model == "sentence-transformers/clip-ViT-B-32"

@@ -47,6 +47,8 @@ def test_kill_9_mid_build_then_resume_and_verify(tmp_path: Path, tiny_model_dirs
     env = indexer_env(
         tmp_path / "data",
         T2I_BATCH_SIZE="4",
+        # the pictures are pixel-identical: keep them all in results
+        T2I_DUPLICATE_THRESHOLD="1.0",
         T2I_IMAGE_MODEL=str(tiny_model_dirs["image"]),
         T2I_TEXT_MODEL=str(tiny_model_dirs["text"]),
     )
