@@ -61,6 +61,7 @@ class _Prepared:
     record: ImageRecord
     size: int
     mtime_ns: int
+    known: Known | None  # the catalog row for this key when planned, if any
     content_hash: str = ""
     decoded: Decoded | None = None
     error: str | None = None
@@ -97,7 +98,6 @@ class Pipeline:
         started = time.perf_counter()
         summary = BuildSummary()
         planned, seen_keys = self._plan(source, summary)
-        summary.problems.extend(source.problems)
         if planned:
             self._ensure_models_recorded()
             self._process(planned, summary)
@@ -185,7 +185,7 @@ class Pipeline:
         progress.close()
 
     def _prepare(self, planned: _Planned, known_hashes: set[str]) -> _Prepared:
-        prepared = _Prepared(planned.record, planned.size, planned.mtime_ns)
+        prepared = _Prepared(planned.record, planned.size, planned.mtime_ns, planned.known)
         try:
             data = Path(planned.record.path).read_bytes()
         except OSError as exc:
@@ -219,10 +219,9 @@ class Pipeline:
         )
         summary.embedded += len(to_embed)
         fresh = dict(zip((id(p) for p in to_embed), vectors, strict=True))
-        known = self.catalog.known(batch[0].record.source)
         with self.catalog.transaction():
             for prepared in batch:
-                self._store(prepared, fresh.get(id(prepared)), known, summary)
+                self._store(prepared, fresh.get(id(prepared)), summary)
             self.catalog.bump_generation()
         known_hashes.update(p.content_hash for p in batch if p.content_hash and not p.error)
 
@@ -230,7 +229,6 @@ class Pipeline:
         self,
         p: _Prepared,
         vector: np.ndarray | None,
-        known: dict[str, Known],
         summary: BuildSummary,
     ) -> None:
         record = p.record
@@ -238,7 +236,7 @@ class Pipeline:
             self._fail(record, p.size, p.mtime_ns, p.error)
             summary.failed += 1
             return
-        old = known.get(record.key)
+        old = p.known
         if old is not None and old.content_hash == p.content_hash:
             self.catalog.touch(
                 old.id, p.size, p.mtime_ns, str(record.path), record.caption, record.metadata
@@ -288,13 +286,13 @@ class Pipeline:
             )
 
     def _remove_missing(self, source: Source, seen: set[str], summary: BuildSummary) -> None:
-        gone = [k for k in self.catalog.known(source.kind) if k not in seen and source.owns(k)]
+        known = self.catalog.known(source.kind)
+        gone = [k for k in known if k not in seen and source.owns(k)]
         failed_gone = [
             k for k in self.catalog.known_failures(source.kind) if k not in seen and source.owns(k)
         ]
         if not gone and not failed_gone:
             return
-        known = self.catalog.known(source.kind)
         with self.catalog.transaction():
             self.catalog.delete(known[k].id for k in gone)
             self.catalog.forget_failures(source.kind, failed_gone)

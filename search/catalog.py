@@ -22,43 +22,9 @@ from typing import Any
 import numpy as np
 
 from search.errors import CatalogMissing, ModelMismatch, SchemaTooNew
+from search.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 
 CATALOG_FILE = "catalog.sqlite3"
-
-MIGRATIONS: list[str] = [
-    # 1: initial schema
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE images (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        source       TEXT NOT NULL,
-        key          TEXT NOT NULL,
-        path         TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        size         INTEGER NOT NULL,
-        mtime_ns     INTEGER NOT NULL,
-        width        INTEGER NOT NULL,
-        height       INTEGER NOT NULL,
-        caption      TEXT,
-        metadata     TEXT NOT NULL DEFAULT '{}',
-        vector       BLOB NOT NULL,
-        indexed_at   REAL NOT NULL,
-        UNIQUE (source, key)
-    );
-    CREATE INDEX images_by_hash ON images (content_hash);
-    CREATE TABLE failures (
-        source    TEXT NOT NULL,
-        key       TEXT NOT NULL,
-        path      TEXT NOT NULL,
-        size      INTEGER,
-        mtime_ns  INTEGER,
-        reason    TEXT NOT NULL,
-        failed_at REAL NOT NULL,
-        PRIMARY KEY (source, key)
-    );
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -195,7 +161,7 @@ class Catalog:
             )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
-                for statement in _statements(MIGRATIONS[number]):
+                for statement in statements(MIGRATIONS[number]):
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number + 1}")
         if version == 0:
@@ -445,10 +411,6 @@ class Catalog:
     def integrity_problems(self) -> list[str]:
         result = self._conn.execute("PRAGMA quick_check").fetchall()
         return [r[0] for r in result if r[0] != "ok"]
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 class _Transaction:
