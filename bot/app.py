@@ -20,32 +20,40 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
-from bot import handlers, logs
+from bot import handlers, inline, logs, photos
 from bot.access import AllowList, UserThrottle
 from bot.health import heartbeat
+from bot.image_server import ImageServer
+from bot.image_urls import ImageUrls, url_secret
 from bot.ratelimit import RetryingRateLimiter
 from bot.search_service import SearcherFactory, SearchService
 from bot.services import KEY, Services
 from bot.state import BotState
 from bot.texts import LANGUAGES, text
+from bot.warmup import StorageWarmup
 from search.engine import Searcher
 from search.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+]
+PICTURES = filters.PHOTO | filters.Document.ALL  # non-image documents get a one-line answer
 OTHER_CONTENT = (
     filters.Sticker.ALL
     | filters.VOICE
     | filters.AUDIO
-    | filters.Document.ALL
-    | filters.PHOTO
     | filters.VIDEO
     | filters.VIDEO_NOTE
     | filters.ANIMATION
@@ -118,7 +126,9 @@ def _add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("start", handlers.on_start))
     app.add_handler(CommandHandler("help", handlers.on_help))
     app.add_handler(MessageHandler(messages & filters.TEXT & ~filters.COMMAND, handlers.on_text))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & PICTURES, photos.on_picture))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & OTHER_CONTENT, handlers.on_other))
+    app.add_handler(InlineQueryHandler(inline.on_inline_query))
     app.add_handler(CallbackQueryHandler(handlers.on_more, pattern=f"^{handlers.MORE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(handlers.on_stale_button))
     app.add_error_handler(handlers.on_error)
@@ -142,8 +152,44 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     svc.background(svc.search.reload_forever(settings.reload_interval_s), "catalog-reload")
     every = float(app.bot_data.get("t2i_heartbeat_every_s", 30.0))
     svc.background(heartbeat(settings.heartbeat_file, every), "heartbeat")
+    await _start_inline_support(app, svc)
     await _set_commands(app)
     log.info("bot @%s is up", app.bot.username)
+
+
+async def _start_inline_support(
+    app: Application[Any, Any, Any, Any, Any, Any], svc: Services
+) -> None:
+    """The storage-chat warm-up and/or the image server, as configured (bot/inline.py)."""
+    settings = svc.settings
+    if settings.storage_chat_id is not None:
+        svc.warmup = StorageWarmup(
+            app.bot,
+            svc.require_state(),
+            settings.storage_chat_id,
+            lambda: svc.search.searcher,
+            settings.warmup_per_minute,
+            idle_s=settings.reload_interval_s,
+        )
+        svc.background(svc.warmup.run_forever(), "storage-warmup")
+    if settings.public_base_url is not None:
+        assert settings.bot_token is not None
+        svc.image_urls = ImageUrls(
+            settings.public_base_url, url_secret(settings.bot_token.get_secret_value().strip())
+        )
+        svc.image_server = ImageServer(svc.image_urls, svc.search.image_path)
+        await svc.image_server.start(settings.image_server_listen, settings.image_server_port)
+        log.info(
+            "serving catalog images for inline mode on %s:%d (public URL %s)",
+            settings.image_server_listen,
+            svc.image_server.port,
+            settings.public_base_url,
+        )
+    if svc.warmup is None and svc.image_urls is None:
+        log.info(
+            "inline mode answers with an explanation: set T2I_STORAGE_CHAT_ID or "
+            "T2I_PUBLIC_BASE_URL to enable it (docs/bot.md)"
+        )
 
 
 async def _set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -166,6 +212,9 @@ async def _post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if svc.image_server is not None:
+        await svc.image_server.stop()
+        svc.image_server = None
     await svc.search.close()
     if svc.state is not None:
         await svc.state.close()

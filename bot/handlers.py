@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+import numpy as np
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultsButton,
+    Message,
+    Update,
+)
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -24,7 +32,8 @@ MORE_PREFIX = "more:"
 Context = ContextTypes.DEFAULT_TYPE
 
 
-def _lang(update: Update) -> str:
+def language_of(update: Update) -> str:
+    """The user's supported interface language."""
     user = update.effective_user
     return language(user.language_code if user else None)
 
@@ -52,11 +61,16 @@ async def gate(update: Update, context: Context) -> None:
     if svc.access.allows(user.id if user else None, chat.id if chat else None):
         return
     if update.callback_query is not None:
-        await update.callback_query.answer(text("not_allowed", _lang(update)))
+        await update.callback_query.answer(text("not_allowed", language_of(update)))
+    elif update.inline_query is not None:
+        button = InlineQueryResultsButton(
+            text("inline_not_allowed", language_of(update)), start_parameter="inline"
+        )
+        await update.inline_query.answer([], cache_time=0, is_personal=True, button=button)
     elif addressed(update.effective_message, context.bot) and chat is not None:
         key = user.id if user is not None and chat.type == ChatType.PRIVATE else chat.id
         if svc.access.first_refusal(key):
-            await context.bot.send_message(chat.id, text("not_allowed", _lang(update)))
+            await context.bot.send_message(chat.id, text("not_allowed", language_of(update)))
     raise ApplicationHandlerStop
 
 
@@ -64,13 +78,13 @@ async def gate(update: Update, context: Context) -> None:
 async def on_start(update: Update, context: Context) -> None:
     """/start: what the bot does, with example queries."""
     if update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, text("start", _lang(update)))
+        await context.bot.send_message(update.effective_chat.id, text("start", language_of(update)))
 
 
 async def on_help(update: Update, context: Context) -> None:
     """/help: how to search, also in groups."""
     if update.effective_chat is not None:
-        body = text("help", _lang(update), username=context.bot.username or "bot")
+        body = text("help", language_of(update), username=context.bot.username or "bot")
         await context.bot.send_message(update.effective_chat.id, body)
 
 
@@ -88,11 +102,12 @@ async def on_text(update: Update, context: Context) -> None:
     await answer_query(update, context, query)
 
 
-async def _say(context: Context, chat_id: int, key: str, lang: str) -> None:
-    await context.bot.send_message(chat_id, text(key, lang))
+async def say(context: Context, chat_id: int, key: str, lang: str, **values: object) -> None:
+    """Send the text ``key`` in ``lang``."""
+    await context.bot.send_message(chat_id, text(key, lang, **values))
 
 
-def _problem_key(exc: UserError) -> str:
+def problem_key(exc: UserError) -> str:
     if isinstance(exc, CatalogMissing):
         return "no_catalog"
     if isinstance(exc, CatalogEmpty):
@@ -112,41 +127,58 @@ def _throttled(svc: Services, update: Update) -> tuple[bool, bool]:
 
 async def answer_query(update: Update, context: Context, raw: str) -> None:
     """Search ``raw`` and send the album, or say why not."""
-    svc, lang = services(context), _lang(update)
+    svc, lang = services(context), language_of(update)
     chat = update.effective_chat
     assert chat is not None
-    blocked, warn = _throttled(svc, update)
-    if blocked:
-        if warn:
-            await _say(context, chat.id, "slow_down", lang)
+    if await refuse_if_throttled(update, context):
         return
     try:
         cleaned = clean_query(raw)
     except EmptyQuery:
-        await _say(context, chat.id, "empty_query", lang)
+        await say(context, chat.id, "empty_query", lang)
         return
-    svc.background(_chat_action(context.bot, chat.id), "chat-action")
+    svc.background(chat_action(context.bot, chat.id), "chat-action")
+    await send_results(update, context, cleaned)
+
+
+async def refuse_if_throttled(update: Update, context: Context) -> bool:
+    """True when this user is over their query rate (told so once, then silence)."""
+    blocked, warn = _throttled(services(context), update)
+    chat = update.effective_chat
+    if blocked and warn and chat is not None:
+        await say(context, chat.id, "slow_down", language_of(update))
+    return blocked
+
+
+async def send_results(
+    update: Update, context: Context, label: str, vector: np.ndarray | None = None
+) -> None:
+    """Search (the text ``label``, or ``vector`` for a photo), send the album and the
+    "More" prompt; a catalog problem or no hits becomes one friendly line."""
+    svc, lang = services(context), language_of(update)
+    chat = update.effective_chat
+    assert chat is not None
     k = svc.settings.results_per_album
     try:
-        hits = await svc.search.search(Query(cleaned, k))
+        hits = await svc.search.search(Query(label, k, vector=vector))
     except UserError as exc:
-        await _say(context, chat.id, _problem_key(exc), lang)
+        await say(context, chat.id, problem_key(exc), lang)
         return
     if not hits:
-        await _say(context, chat.id, "no_hits", lang)
+        await say(context, chat.id, "no_hits", lang)
         return
     if not await send_hits(context.bot, svc.require_state(), chat.id, hits):
-        await _say(context, chat.id, "images_unavailable", lang)
+        await say(context, chat.id, "images_unavailable", lang)
         return
     if len(hits) >= k:
         user = update.effective_user
         qid = await svc.require_state().new_page(
-            chat.id, user.id if user else None, cleaned, [h.id for h in hits], lang
+            chat.id, user.id if user else None, label, [h.id for h in hits], lang, vector
         )
         await _more_prompt(context, chat.id, qid, 1, len(hits), lang)
 
 
-async def _chat_action(bot: Bot, chat_id: int) -> None:
+async def chat_action(bot: Bot, chat_id: int) -> None:
     """ "Sending a photo…" while we search; its failure does not matter to the user."""
     try:
         await bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
@@ -169,7 +201,7 @@ async def on_more(update: Update, context: Context) -> None:
     """ "More" pressed: the next page for the stored query; the callback is always answered."""
     cq = update.callback_query
     assert cq is not None
-    svc, lang = services(context), _lang(update)
+    svc, lang = services(context), language_of(update)
     state = svc.require_state()
     answered = False
     try:
@@ -186,9 +218,9 @@ async def on_more(update: Update, context: Context) -> None:
             return
         k = svc.settings.results_per_album
         try:
-            hits = await svc.search.search(Query(page.query, k, page.shown_ids))
+            hits = await svc.search.search(Query(page.query, k, page.shown_ids, vector=page.vector))
         except UserError as exc:
-            await cq.answer(text(_problem_key(exc), lang))
+            await cq.answer(text(problem_key(exc), lang))
             answered = True
             return
         await cq.answer(None if hits else text("more_done", lang))
@@ -197,7 +229,7 @@ async def on_more(update: Update, context: Context) -> None:
         if not hits:
             return
         chat_id = cq.message.chat.id if cq.message is not None else page.chat_id
-        svc.background(_chat_action(context.bot, chat_id), "chat-action")
+        svc.background(chat_action(context.bot, chat_id), "chat-action")
         await send_hits(context.bot, state, chat_id, hits)
         await state.extend_page(page.qid, [h.id for h in hits])
         if len(hits) >= k:
@@ -228,7 +260,7 @@ async def _answer_quietly(cq: Any) -> None:
 async def on_stale_button(update: Update, context: Context) -> None:
     """A button this bot version does not know: say so instead of leaving a spinner."""
     if update.callback_query is not None:
-        await update.callback_query.answer(text("more_expired", _lang(update)))
+        await update.callback_query.answer(text("more_expired", language_of(update)))
 
 
 async def on_other(update: Update, context: Context) -> None:
@@ -239,7 +271,7 @@ async def on_other(update: Update, context: Context) -> None:
     blocked, warn = _throttled(services(context), update)
     if blocked and not warn:
         return
-    await _say(context, chat.id, "slow_down" if blocked else "hint", _lang(update))
+    await say(context, chat.id, "slow_down" if blocked else "hint", language_of(update))
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -254,6 +286,6 @@ async def on_error(update: object, context: Context) -> None:
     if chat is None:
         return
     try:
-        await context.bot.send_message(chat.id, text("apology", _lang(update)))
+        await context.bot.send_message(chat.id, text("apology", language_of(update)))
     except TelegramError as exc:
         log.warning("could not send the apology: %s", exc)

@@ -33,17 +33,21 @@ class ImageUnavailable(Exception):
     """The image file vanished or cannot be decoded any more; ``str()`` says why."""
 
 
-def prepare_jpeg(path: str | Path, long_side: int = LONG_SIDE) -> bytes:
+def prepare_jpeg(
+    path: str | Path, long_side: int = LONG_SIDE, max_bytes: int = MAX_PHOTO_BYTES
+) -> bytes:
     """JPEG bytes of the image at ``path``, resized and cropped to Telegram's photo limits."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ImageUnavailable(f"{path}: {exc.strerror or exc}") from exc
-    return jpeg_from_bytes(data, long_side, name=str(path))
+    return jpeg_from_bytes(data, long_side, name=str(path), max_bytes=max_bytes)
 
 
-def jpeg_from_bytes(data: bytes, long_side: int = LONG_SIDE, name: str = "image") -> bytes:
-    """Re-encode image bytes as a JPEG Telegram accepts (see ``prepare_jpeg``)."""
+def jpeg_from_bytes(
+    data: bytes, long_side: int = LONG_SIDE, name: str = "image", max_bytes: int = MAX_PHOTO_BYTES
+) -> bytes:
+    """Re-encode image bytes as a JPEG of at most ``max_bytes`` (see ``prepare_jpeg``)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -58,9 +62,9 @@ def jpeg_from_bytes(data: bytes, long_side: int = LONG_SIDE, name: str = "image"
     for quality in JPEG_QUALITIES:
         out = io.BytesIO()
         image.save(out, format="JPEG", quality=quality, optimize=True)
-        if out.tell() <= MAX_PHOTO_BYTES:
+        if out.tell() <= max_bytes:
             return out.getvalue()
-    raise ImageUnavailable(f"{name}: still over 10 MB as a JPEG")
+    raise ImageUnavailable(f"{name}: still over {max_bytes / 2**20:.3g} MB as a JPEG")
 
 
 def _within_limits(image: Image.Image, long_side: int) -> Image.Image:

@@ -14,9 +14,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from indexer.decode import DecodeError, decode_image
 from search.batching import MicroBatcher
+from search.encoders import l2_normalise
 from search.engine import Hit, Searcher
-from search.errors import CatalogMissing, ModelMismatch, UserError
+from search.errors import CatalogMissing, EmptyQuery, ModelMismatch, NotAnImage, UserError
 from search.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,13 +28,16 @@ log = logging.getLogger(__name__)
 SearcherFactory = Callable[[Settings], Searcher]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Query:
-    """One search: cleaned text, how many hits, and ids already shown (for "More")."""
+    """One search: cleaned text (or a ready vector, for a photo), how many hits, where the
+    page starts (inline paging) and ids already shown (for "More")."""
 
     text: str
     k: int
     exclude: tuple[int, ...] = ()
+    vector: np.ndarray | None = None  # set: search by this vector, ``text`` is a label
+    offset: int = 0
 
 
 class SearchService:
@@ -109,26 +116,63 @@ class SearchService:
             except Exception:  # a failed reload must not end the loop; the next one retries
                 log.exception("catalog reload failed; will retry")
 
+    def image_path(self, image_id: int) -> str | None:
+        """Blocking: the file of a catalog image, None when not in the served catalog."""
+        searcher = self._searcher
+        if searcher is None:
+            return None
+        row = searcher.rows([image_id]).get(image_id)
+        return None if row is None else row.path
+
     async def search(self, query: Query) -> list[Hit]:
         """Hits for one query; raises the catalog problem (missing, mismatch, empty)."""
         if self._searcher is None:
             raise self._problem
         return await self.batcher.submit(query)
 
-    def _run_batch(self, queries: list[Query]) -> list[list[Hit]]:
-        """Worker thread: encode all texts at once, then one FAISS search per group of
-        queries that exclude the same ids (new queries exclude none: one search for all)."""
+    async def photo_vector(self, data: bytes, caption: str | None = None) -> np.ndarray:
+        """The query vector of a picture (plus its caption, if any); NotAnImage when the
+        bytes are no usable image. Decoding and encoding run in a worker thread."""
         searcher = self._searcher
         if searcher is None:
             raise self._problem
-        vectors = searcher.query_vectors([q.text for q in queries])
-        groups: dict[tuple[int, ...], list[int]] = {}
+        return await asyncio.to_thread(self._photo_vector, searcher, data, caption)
+
+    def _photo_vector(self, searcher: Searcher, data: bytes, caption: str | None) -> np.ndarray:
+        s = self.settings
+        try:
+            decoded = decode_image(data, s.decode_min_side, s.max_image_pixels)
+        except DecodeError as exc:
+            raise NotAnImage(str(exc)) from exc
+        vector = searcher.encode_images([decoded.image])[0]
+        if caption and caption.strip():
+            try:
+                words = searcher.query_vectors([caption])[0]
+            except EmptyQuery:  # a caption of only emoji or spaces: the picture alone
+                return vector
+            # Both are unit vectors in the same space: their normalised mean sits between
+            # them, so "this, but red" finds pictures like the photo that also match the words.
+            return l2_normalise((vector + words)[None, :])[0]
+        return vector
+
+    def _run_batch(self, queries: list[Query]) -> list[list[Hit]]:
+        """Worker thread: encode all texts at once, then one FAISS search per group of
+        queries that share a page start and excluded ids (new text queries: one search)."""
+        searcher = self._searcher
+        if searcher is None:
+            raise self._problem
+        texts = [q.text for q in queries if q.vector is None]
+        encoded = iter(searcher.query_vectors(texts) if texts else [])
+        vectors = np.stack([q.vector if q.vector is not None else next(encoded) for q in queries])
+        groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
         for position, query in enumerate(queries):
-            groups.setdefault(query.exclude, []).append(position)
+            groups.setdefault((query.offset, query.exclude), []).append(position)
         results: list[list[Hit]] = [[] for _ in queries]
-        for exclude, positions in groups.items():
+        for (offset, exclude), positions in groups.items():
             k = max(queries[p].k for p in positions)
-            found = searcher.search_vectors(vectors[positions], k=k, exclude_ids=exclude)
+            found = searcher.search_vectors(
+                vectors[positions], k=k, offset=offset, exclude_ids=exclude
+            )
             for position, hits in zip(positions, found, strict=True):
                 results[position] = hits[: queries[position].k]
         return results

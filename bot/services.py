@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import CallbackContext
 
@@ -14,6 +14,11 @@ from bot.access import AllowList, UserThrottle
 from bot.search_service import SearchService
 from bot.state import BotState
 from search.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.image_server import ImageServer
+    from bot.image_urls import ImageUrls
+    from bot.warmup import StorageWarmup
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,10 @@ class Services:
     access: AllowList
     throttle: UserThrottle
     state: BotState | None = None  # opened in post_init
+    # Inline mode (see bot/inline.py): set up in post_init when configured.
+    warmup: StorageWarmup | None = None
+    image_urls: ImageUrls | None = None
+    image_server: ImageServer | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def background(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,12 @@ CREATE TABLE IF NOT EXISTS pages (
     query      TEXT NOT NULL,
     shown_ids  TEXT NOT NULL,
     lang       TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    vector     BLOB
 );
 """
+# Columns added after the first release, for state files created before them.
+ADDED_COLUMNS = {"pages": {"vector": "BLOB"}}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Page:
     shown_ids: tuple[int, ...]
     lang: str
     created_at: float
+    vector: np.ndarray | None = None  # a photo query's vector; None: ``query`` is the text
 
 
 class BotState:
@@ -74,6 +79,7 @@ class BotState:
             # query is not (it serialises every album behind the disk).
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.executescript(SCHEMA)
+            await _add_missing_columns(conn)
             await conn.commit()
         except (OSError, aiosqlite.Error) as exc:
             log.warning(
@@ -104,6 +110,13 @@ class BotState:
         )
         return {int(image_id): str(file_id) for image_id, file_id in records}
 
+    async def cached_image_ids(self, bot_id: int) -> set[int]:
+        """Ids of every image this bot has a file_id for."""
+        records = await self._conn.execute_fetchall(
+            "SELECT image_id FROM file_ids WHERE bot_id = ?", (bot_id,)
+        )
+        return {int(image_id) for (image_id,) in records}
+
     async def store_file_ids(self, bot_id: int, mapping: dict[int, str]) -> None:
         if not mapping:
             return
@@ -127,14 +140,21 @@ class BotState:
 
     # --- "More" pages -------------------------------------------------------------------------
     async def new_page(
-        self, chat_id: int, user_id: int | None, query: str, shown_ids: Sequence[int], lang: str
+        self,
+        chat_id: int,
+        user_id: int | None,
+        query: str,
+        shown_ids: Sequence[int],
+        lang: str,
+        vector: np.ndarray | None = None,
     ) -> str:
         """Remember a query and what it showed; return the short id for ``callback_data``."""
         qid = secrets.token_urlsafe(9)  # 12 characters, well inside 64 bytes
+        blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         await self._conn.execute(
-            "INSERT INTO pages (qid, chat_id, user_id, query, shown_ids, lang, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (qid, chat_id, user_id, query, json.dumps(list(shown_ids)), lang, time.time()),
+            "INSERT INTO pages (qid, chat_id, user_id, query, shown_ids, lang, created_at, "
+            "vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (qid, chat_id, user_id, query, json.dumps(list(shown_ids)), lang, time.time(), blob),
         )
         await self._conn.commit()
         return qid
@@ -143,8 +163,8 @@ class BotState:
         """The page for ``qid``, or None when unknown or older than ``max_age_s``."""
         records = list(
             await self._conn.execute_fetchall(
-                "SELECT qid, chat_id, user_id, query, shown_ids, lang, created_at FROM pages "
-                "WHERE qid = ?",
+                "SELECT qid, chat_id, user_id, query, shown_ids, lang, created_at, vector "
+                "FROM pages WHERE qid = ?",
                 (qid,),
             )
         )
@@ -159,6 +179,7 @@ class BotState:
             shown_ids=tuple(int(i) for i in json.loads(record[4])),
             lang=str(record[5]),
             created_at=float(record[6]),
+            vector=None if record[7] is None else np.frombuffer(record[7], dtype=np.float32),
         )
 
     async def extend_page(self, qid: str, more_ids: Sequence[int]) -> None:
@@ -179,3 +200,13 @@ class BotState:
         )
         await self._conn.commit()
         return cursor.rowcount
+
+
+async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
+    """Bring a state file written by an older version up to the current columns."""
+    for table, columns in ADDED_COLUMNS.items():
+        records = await conn.execute_fetchall(f"PRAGMA table_info({table})")
+        have = {str(record[1]) for record in records}
+        for name, kind in columns.items():
+            if name not in have:
+                await conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")

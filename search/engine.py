@@ -278,6 +278,11 @@ class Searcher:
         with self._db_lock:
             return self._catalog.vectors(ids)
 
+    def all_ids(self) -> list[int]:
+        """Every image id in the catalog, ascending (the inline warm-up walks them)."""
+        with self._db_lock:
+            return sorted(int(i) for i in self._catalog.all_ids())
+
     def close(self) -> None:
         with self._db_lock:
             self._catalog.close()

@@ -41,3 +41,7 @@ class EmptyQuery(UserError):
 
 class SourceError(UserError):
     """An image source cannot be read at all (missing folder, unreadable metadata file)."""
+
+
+class NotAnImage(UserError):
+    """A query picture that cannot be decoded (a PDF, a broken or truncated file)."""

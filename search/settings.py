@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     telegram_rate_limit_per_s: float = Field(30.0, ge=0)  # outgoing requests/s; 0: unpaced
     more_ttl_hours: float = Field(168.0, gt=0)  # how long a "More" button keeps working
 
+    # --- inline mode and search by photo (issue 4) ------------------------------------------
+    # Inline results need a Telegram file_id (uploaded once to this chat: a private channel
+    # or group the bot can post to) or a public HTTPS URL the bot's image server sits behind.
+    storage_chat_id: int | None = None
+    warmup_per_minute: float = Field(20.0, gt=0)  # storage-chat uploads per minute
+    public_base_url: str | None = None  # e.g. https://img.example.org (a proxy to the server)
+    image_server_listen: str = "0.0.0.0"
+    image_server_port: int = Field(8081, ge=1, le=65535)
+    inline_cache_time_s: int = Field(300, ge=0)  # how long Telegram may reuse an answer
+    inline_max_results: int = Field(200, ge=1, le=1000)  # how deep inline paging goes
+    max_query_image_mb: float = Field(20.0, gt=0, le=20.0)  # getFile downloads ≤ 20 MB
+
     # --- query routing (issue 7) ------------------------------------------------------------
     # English queries go through the image model's own text tower where it shares the text
     # model's space (the default pair); the detector must be at least this sure.
@@ -125,6 +137,17 @@ class Settings(BaseSettings):
                 data.setdefault("image_model", preset.image_model)
                 data.setdefault("text_model", preset.text_model)
         return data
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL without the trailing slash; empty means unset."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (Telegram fetches the images from it)")
+        return value
 
     @field_validator("allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod

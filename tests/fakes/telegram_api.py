@@ -157,6 +157,16 @@ class FakeBotApi:
         return self.state.rejected_file_ids
 
     @property
+    def forbidden_chats(self) -> set[int | str]:
+        """Chats where send* answers 403 "bot is not a member of the channel chat"."""
+        return self.state.forbidden_chats
+
+    @property
+    def missing_chats(self) -> set[int | str]:
+        """Chats where send* answers 400 "chat not found"."""
+        return self.state.missing_chats
+
+    @property
     def webhook(self) -> JsonDict:
         """The webhook set by the bot: ``url``, ``secret_token``, ``allowed_updates``."""
         return self.state.webhook

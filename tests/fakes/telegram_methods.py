@@ -35,6 +35,8 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
+NOT_A_MEMBER = "Forbidden: bot is not a member of the channel chat"
+CHAT_NOT_FOUND = "Bad Request: chat not found"
 CHAT_ACTIONS = {
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
     "upload_document", "choose_sticker", "find_location", "record_video_note",
@@ -109,6 +111,9 @@ class BotState:
     answered_callbacks: dict[str, JsonDict] = field(default_factory=dict)
     inline_answers: dict[str, JsonDict] = field(default_factory=dict)
     deleted_messages: list[tuple[int | str, int]] = field(default_factory=list)
+    # Chats the bot cannot post to: 403 "not a member" and 400 "chat not found" on send*.
+    forbidden_chats: set[int | str] = field(default_factory=set)
+    missing_chats: set[int | str] = field(default_factory=set)
 
 
 def visible_text(text: str, parse_mode: str | None) -> str:
@@ -172,6 +177,15 @@ def _chat_id(params: JsonDict) -> int | str:
     if chat_id in (None, ""):
         raise bad_request("chat_id is empty")
     assert isinstance(chat_id, int | str)
+    return chat_id
+
+
+def _postable(state: BotState, chat_id: int | str) -> int | str:
+    """``chat_id`` unless the bot cannot post there, where Telegram answers 403 or 400."""
+    if str(chat_id) in {str(c) for c in state.forbidden_chats}:
+        raise ApiError(403, NOT_A_MEMBER)
+    if str(chat_id) in {str(c) for c in state.missing_chats}:
+        raise ApiError(400, CHAT_NOT_FOUND)
     return chat_id
 
 
@@ -243,7 +257,7 @@ class Methods:
         return text
 
     def send_message(self, params: JsonDict, files: dict[str, Upload]) -> JsonDict:
-        chat_id = _chat_id(params)
+        chat_id = _postable(self.state, _chat_id(params))
         text = self._text(params, "text", MessageLimit.MAX_TEXT_LENGTH, required=True)
         markup = check_markup(params.get("reply_markup"))
         return self._bot_message(chat_id, markup, text=text)
@@ -277,7 +291,7 @@ class Methods:
         return sizes, sent
 
     def send_photo(self, params: JsonDict, files: dict[str, Upload]) -> JsonDict:
-        chat_id = _chat_id(params)
+        chat_id = _postable(self.state, _chat_id(params))
         caption = self._text(params, "caption", MessageLimit.CAPTION_LENGTH, required=False)
         markup = check_markup(params.get("reply_markup"))
         sizes, sent = self._photo(params.get("photo"), files, "photo")
@@ -288,7 +302,7 @@ class Methods:
         return msg
 
     def send_media_group(self, params: JsonDict, files: dict[str, Upload]) -> list[JsonDict]:
-        chat_id = _chat_id(params)
+        chat_id = _postable(self.state, _chat_id(params))
         media = params.get("media")
         if not isinstance(media, list):
             raise bad_request("can't parse media JSON object")
@@ -317,7 +331,7 @@ class Methods:
         return messages
 
     def send_chat_action(self, params: JsonDict, files: dict[str, Upload]) -> bool:
-        _chat_id(params)
+        _postable(self.state, _chat_id(params))
         if params.get("action") not in CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
         return True
