@@ -74,10 +74,12 @@ class BotState:
         try:
             await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
             conn = await aiosqlite.connect(path, timeout=10)
-            await conn.execute("PRAGMA journal_mode=WAL")
+            async with conn.execute("PRAGMA journal_mode=WAL"):
+                pass
             # A cache: losing the last commits in a power cut is harmless, an fsync per
             # query is not (it serialises every album behind the disk).
-            await conn.execute("PRAGMA synchronous=NORMAL")
+            async with conn.execute("PRAGMA synchronous=NORMAL"):
+                pass
             await conn.executescript(SCHEMA)
             await _add_missing_columns(conn)
             await conn.commit()
@@ -95,6 +97,19 @@ class BotState:
 
     async def close(self) -> None:
         await self._conn.close()
+
+    async def _write(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        """Run one statement per row and commit; return the number of rows changed.
+
+        The cursor is closed on aiosqlite's worker thread (``async with``): left to the
+        garbage collector, it would be finalised on the event loop's thread while the worker
+        runs another statement, which SQLite reports as "bad parameter or other API misuse"
+        (seen under load with 32 concurrent albums).
+        """
+        async with self._conn.executemany(sql, rows) as cursor:
+            changed = cursor.rowcount
+        await self._conn.commit()
+        return changed
 
     # --- file ids ---------------------------------------------------------------------------
     async def file_ids(self, bot_id: int, image_ids: Sequence[int]) -> dict[int, str]:
@@ -121,22 +136,20 @@ class BotState:
         if not mapping:
             return
         now = time.time()
-        await self._conn.executemany(
+        await self._write(
             "INSERT OR REPLACE INTO file_ids (bot_id, image_id, file_id, updated_at) "
             "VALUES (?, ?, ?, ?)",
             [(bot_id, image_id, file_id, now) for image_id, file_id in mapping.items()],
         )
-        await self._conn.commit()
 
     async def forget_file_ids(self, bot_id: int, image_ids: Iterable[int]) -> None:
         ids = list(image_ids)
         if not ids:
             return
         marks = ",".join("?" * len(ids))
-        await self._conn.execute(
-            f"DELETE FROM file_ids WHERE bot_id = ? AND image_id IN ({marks})", (bot_id, *ids)
+        await self._write(
+            f"DELETE FROM file_ids WHERE bot_id = ? AND image_id IN ({marks})", [(bot_id, *ids)]
         )
-        await self._conn.commit()
 
     # --- "More" pages -------------------------------------------------------------------------
     async def new_page(
@@ -151,12 +164,12 @@ class BotState:
         """Remember a query and what it showed; return the short id for ``callback_data``."""
         qid = secrets.token_urlsafe(9)  # 12 characters, well inside 64 bytes
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
-        await self._conn.execute(
+        row = (qid, chat_id, user_id, query, json.dumps(list(shown_ids)), lang, time.time(), blob)
+        await self._write(
             "INSERT INTO pages (qid, chat_id, user_id, query, shown_ids, lang, created_at, "
             "vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (qid, chat_id, user_id, query, json.dumps(list(shown_ids)), lang, time.time(), blob),
+            [row],
         )
-        await self._conn.commit()
         return qid
 
     async def page(self, qid: str, max_age_s: float) -> Page | None:
@@ -188,18 +201,15 @@ class BotState:
         if page is None:
             return
         shown = list(page.shown_ids) + [i for i in more_ids if i not in page.shown_ids]
-        await self._conn.execute(
-            "UPDATE pages SET shown_ids = ? WHERE qid = ?", (json.dumps(shown), qid)
+        await self._write(
+            "UPDATE pages SET shown_ids = ? WHERE qid = ?", [(json.dumps(shown), qid)]
         )
-        await self._conn.commit()
 
     async def expire_pages(self, max_age_s: float) -> int:
         """Delete pages older than ``max_age_s``; return how many."""
-        cursor = await self._conn.execute(
-            "DELETE FROM pages WHERE created_at < ?", (time.time() - max_age_s,)
+        return await self._write(
+            "DELETE FROM pages WHERE created_at < ?", [(time.time() - max_age_s,)]
         )
-        await self._conn.commit()
-        return cursor.rowcount
 
 
 async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
@@ -209,4 +219,5 @@ async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
         have = {str(record[1]) for record in records}
         for name, kind in columns.items():
             if name not in have:
-                await conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                async with conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"):
+                    pass

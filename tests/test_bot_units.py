@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -125,8 +126,9 @@ def test_missing_or_broken_files_are_unavailable(tmp_path: Path) -> None:
 
 
 def _row(**kw: object) -> ImageRow:
-    base: dict[str, object] = dict(id=1, source="folder", key="k", path="/x/cat.jpg",
-                                   content_hash="h", width=1, height=1)
+    base: dict[str, object] = dict(
+        id=1, source="folder", key="k", path="/x/cat.jpg", content_hash="h", width=1, height=1
+    )
     base.update(kw)
     return ImageRow(**base)  # type: ignore[arg-type]
 
@@ -134,8 +136,11 @@ def _row(**kw: object) -> ImageRow:
 def test_captions_use_titles_attribution_and_file_names() -> None:
     assert caption_for(_row()) == "cat.jpg"
     assert caption_for(_row(caption="A cat on a mat")) == "A cat on a mat"
-    unsplash = _row(source="unsplash", caption="Foggy hills",
-                    metadata={"photographer_name": "Ann Lee", "photo_url": "https://u/p/1"})
+    unsplash = _row(
+        source="unsplash",
+        caption="Foggy hills",
+        metadata={"photographer_name": "Ann Lee", "photo_url": "https://u/p/1"},
+    )
     assert caption_for(unsplash) == "Foggy hills\nPhoto by Ann Lee on Unsplash\nhttps://u/p/1"
     fashion = _row(metadata={"productDisplayName": "Blue Denim Jacket", "x": {"y": 1}})
     assert caption_for(fashion) == "Blue Denim Jacket"
@@ -166,6 +171,51 @@ async def test_state_caches_file_ids_and_pages_with_expiry(tmp_path: Path) -> No
     await asyncio.sleep(0.01)
     assert await state.page(qid, max_age_s=0.001) is None  # expired
     assert await state.expire_pages(0.001) == 1
+    await state.close()
+
+
+async def test_state_survives_many_concurrent_writers(tmp_path: Path) -> None:
+    """32 albums finishing at once: every write lands, none fails with "API misuse"
+    (cursors left to the garbage collector broke the shared connection under this load)."""
+    state = await BotState.open(tmp_path)
+
+    async def user(n: int) -> None:
+        for j in range(20):
+            await state.store_file_ids(1, {n * 100 + j: f"id-{n}-{j}"})
+            qid = await state.new_page(n, n, "q", [1, 2], "en", np.ones(4, np.float32))
+            await state.extend_page(qid, [3])
+            page = await state.page(qid, max_age_s=60)
+            assert page is not None and page.vector is not None and page.shown_ids == (1, 2, 3)
+
+    await asyncio.gather(*(user(n) for n in range(32)))
+    assert len(await state.cached_image_ids(1)) == 32 * 20
+    await state.close()
+
+
+async def test_state_file_from_before_photo_queries_gains_the_vector_column(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "bot-state.sqlite3")
+    old.execute(
+        "CREATE TABLE pages (qid TEXT PRIMARY KEY, chat_id INTEGER NOT NULL, user_id INTEGER, "
+        "query TEXT NOT NULL, shown_ids TEXT NOT NULL, lang TEXT NOT NULL, "
+        "created_at REAL NOT NULL)"
+    )
+    old.execute("INSERT INTO pages VALUES ('abc', 1, 2, 'red', '[7]', 'en', 1e12)")
+    old.commit()
+    old.close()
+    state = await BotState.open(tmp_path)
+    kept = await state.page("abc", max_age_s=float("inf"))
+    assert kept is not None and kept.query == "red" and kept.vector is None
+    qid = await state.new_page(1, 2, "photo", [8], "en", np.array([0.6, 0.8], np.float32))
+    page = await state.page(qid, max_age_s=60)
+    assert (
+        page is not None
+        and page.vector is not None
+        and page.vector.tolist() == [pytest.approx(0.6), pytest.approx(0.8)]
+    )
     await state.close()
 
 
