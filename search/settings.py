@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     results_per_album: int = Field(6, ge=1, le=10)
     allowed_user_ids: IdList = []
     allowed_chat_ids: IdList = []
-    concurrent_updates: int = Field(4, ge=1, le=256)
+    # Also the largest batch the text encoder sees: 32 answered 22-25 q/s against 14.5 q/s
+    # with 4 (benchmarks/bot_load.py, N=32 users, 2 cores).
+    concurrent_updates: int = Field(32, ge=1, le=256)
     state_dir: Path | None = None  # bot state (file ids, "More" pages); None: data_dir
     reload_interval_s: float = Field(20.0, gt=0)
     heartbeat_file: Path = Path("/tmp/t2i-bot.heartbeat")
