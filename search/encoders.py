@@ -119,7 +119,10 @@ def _quantize_linear_layers(model: Any, device: str) -> Any:
         raise ModelLoadError("T2I_PRECISION=int8 is supported on the CPU only")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, torch.qint8)
+        # In place: a quantised copy would hold the fp32 and int8 models at once (peak RSS).
+        return torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear}, torch.qint8, inplace=True
+        )
 
 
 class SentenceTransformerEncoder:

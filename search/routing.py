@@ -102,7 +102,10 @@ def build_text_encoder(
     Nothing heavy happens here: the encoders and the detector load on first use.
     """
     multilingual = load_encoder(
-        settings.text_model, settings.device, settings.precision, settings.model_cache_dir
+        settings.text_model,
+        settings.device,
+        settings.resolved_text_precision,
+        settings.model_cache_dir,
     )
     if not routing_allowed(settings, allowed):
         return multilingual

@@ -97,3 +97,24 @@ def test_full_stack_with_tiny_models_builds_and_searches(
         searcher.close()
     assert len(hits) == 6 and len({h.id for h in hits}) == 6
     assert all(-1.0 <= h.score <= 1.0 for h in hits)
+
+
+def test_text_precision_quantises_the_text_model_only(tiny_model_dirs) -> None:
+    from search.routing import build_text_encoder
+
+    settings = Settings(
+        _env_file=None,
+        image_model=str(tiny_model_dirs["image"]),
+        text_model=str(tiny_model_dirs["text"]),
+        device="cpu",
+        precision="fp32",
+        text_precision="int8",
+        route_english=False,
+    )
+    text = build_text_encoder(settings)
+    quantised = text.encode_texts(["a red dress", "красное платье"])
+    plain = load_encoder(str(tiny_model_dirs["text"]), "cpu", "fp32")
+    exact = plain.encode_texts(["a red dress", "красное платье"])
+    assert isinstance(text, SentenceTransformerEncoder) and text.precision == "int8"
+    assert float(np.min(np.sum(quantised * exact, axis=1))) > 0.95
+    assert Settings(_env_file=None, precision="int8").resolved_text_precision == "int8"
