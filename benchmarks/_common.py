@@ -24,6 +24,7 @@ def machine() -> dict[str, Any]:
         "cpu": _cpu_model(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 

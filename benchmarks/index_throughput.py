@@ -1,6 +1,7 @@
 """Indexing throughput: the full pipeline vs a naive baseline vs the model alone.
 
     python benchmarks/index_throughput.py [--images 300] [--json]
+    python benchmarks/index_throughput.py --device cuda --decode-workers 16   # a GPU machine
 
 Inputs: photo-like 1600x1067 JPEGs generated once (smooth colour fields + sensor-like
 noise, quality 90). Model: the full-size CLIP ViT-B/32 architecture with RANDOM weights
@@ -50,11 +51,11 @@ def make_photos(folder: Path, count: int) -> Path:
 
 
 # --- stages (each runs in a fresh subprocess) -------------------------------------------
-def stage_baseline(photos: Path, model: Path, batch: int) -> dict[str, Any]:
+def stage_baseline(photos: Path, model: Path, batch: int, device: str) -> dict[str, Any]:
     from PIL import Image
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(str(model), device="cpu")
+    st = SentenceTransformer(str(model), device=device)
     files = sorted(photos.glob("*.jpg"))
     st.encode([Image.new("RGB", (224, 224))], batch_size=1)  # warm-up
     started = time.perf_counter()
@@ -65,7 +66,7 @@ def stage_baseline(photos: Path, model: Path, batch: int) -> dict[str, Any]:
     return {"images_per_s": len(files) / seconds, "seconds": seconds}
 
 
-def stage_model_only(photos: Path, model: Path, batch: int, precision: str,
+def stage_model_only(photos: Path, model: Path, batch: int, precision: str, device: str,
                      save: Path | None = None) -> dict[str, Any]:
     import numpy as np
 
@@ -74,7 +75,7 @@ def stage_model_only(photos: Path, model: Path, batch: int, precision: str,
     from search.settings import Settings
 
     settings = Settings(_env_file=None)
-    encoder = SentenceTransformerEncoder(str(model), "cpu", precision, batch_size=batch)
+    encoder = SentenceTransformerEncoder(str(model), device, precision, batch_size=batch)
     files = sorted(photos.glob("*.jpg"))
     images = [decode_image(f.read_bytes(), settings.decode_min_side).image for f in files]
     encoder.encode_images(images[:2])  # warm-up (and the lazy load)
@@ -87,7 +88,8 @@ def stage_model_only(photos: Path, model: Path, batch: int, precision: str,
             "precision": encoder.precision}
 
 
-def stage_pipeline(photos: Path, model: Path, batch: int, precision: str) -> dict[str, Any]:
+def stage_pipeline(photos: Path, model: Path, batch: int, precision: str, device: str,
+                   decode_workers: int) -> dict[str, Any]:
     from indexer.commands.build import build
     from indexer.sources.folder import FolderSource
     from search.encoders import SentenceTransformerEncoder
@@ -95,8 +97,9 @@ def stage_pipeline(photos: Path, model: Path, batch: int, precision: str) -> dic
 
     data = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     settings = Settings(data_dir=data, image_model=str(model), text_model=str(model),
-                        precision=precision, device="cpu", batch_size=batch, _env_file=None)
-    encoder = SentenceTransformerEncoder(str(model), "cpu", precision, batch_size=batch)
+                        precision=precision, device=device, batch_size=batch,
+                        decode_workers=decode_workers, _env_file=None)
+    encoder = SentenceTransformerEncoder(str(model), device, precision, batch_size=batch)
     encoder.encode_texts(["warm-up"])  # the load is not indexing work
     summary = build(settings, FolderSource(photos), encoder)
     shutil.rmtree(data, ignore_errors=True)
@@ -126,21 +129,29 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
     parser.add_argument("--skip-bf16", action="store_true",
                         help="skip the other precisions (bf16, int8) and their agreement")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--decode-workers", type=int, default=None,
+                        help="pipeline decode threads (default: T2I_DECODE_WORKERS's default)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--photos", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.decode_workers is None:
+        from search.settings import Settings
+
+        args.decode_workers = Settings(_env_file=None).decode_workers
 
     if args.stage:
         if args.stage == "baseline":
-            result = stage_baseline(args.photos, args.model, args.batch)
+            result = stage_baseline(args.photos, args.model, args.batch, args.device)
         elif args.stage == "model_only":
             result = stage_model_only(args.photos, args.model, args.batch, args.precision,
-                                      args.save)
+                                      args.device, args.save)
         else:
-            result = stage_pipeline(args.photos, args.model, args.batch, args.precision)
+            result = stage_pipeline(args.photos, args.model, args.batch, args.precision,
+                                    args.device, args.decode_workers)
         result["peak_rss_mb"] = round(peak_rss_mb(), 1)
         print(json.dumps(result))
         return
@@ -153,10 +164,12 @@ def main() -> None:
         for extra in sorted((CACHE / "photos-1600x1067").glob("*.jpg"))[: args.images]:
             shutil.copy(extra, photos / extra.name)
     model = full_size_models()["image"]
-    chosen = resolve_precision(args.precision, "cpu")
-    common = ["--photos", str(photos), "--model", str(model), "--batch", str(args.batch)]
+    chosen = resolve_precision(args.precision, args.device)
+    common = ["--photos", str(photos), "--model", str(model), "--batch", str(args.batch),
+              "--device", args.device, "--decode-workers", str(args.decode_workers)]
     print(f"{args.images} photos 1600x1067; full-size ViT-B/32, RANDOM weights; "
-          f"precision {chosen}", file=sys.stderr)
+          f"{args.device}, precision {chosen}, {args.decode_workers} decode workers",
+          file=sys.stderr)
     baseline = _run_stage("baseline", *common)
     print(f"baseline   {baseline['images_per_s']:.1f} img/s", file=sys.stderr)
     vectors = {p: CACHE / f"vectors-{p}.npy" for p in ("fp32", "bf16", "int8")}
@@ -172,6 +185,8 @@ def main() -> None:
         "random_weights": True,
         "model": "CLIP ViT-B/32 architecture (sentence-transformers layout)",
         "precision": chosen,
+        "device": args.device,
+        "decode_workers": args.decode_workers,
         "baseline": baseline,
         "model_only": model_only,
         "pipeline": pipeline,
@@ -184,17 +199,19 @@ def main() -> None:
     if not args.skip_bf16:
         # The other precisions: speed of the model alone, and how far their vectors drift
         # from fp32 (top-10 neighbour agreement on this image set).
-        for other in (p for p in ("fp32", "bf16", "int8") if p != chosen):
+        # int8 (dynamic quantisation) runs on the CPU only.
+        others = ("fp32", "bf16", "int8") if args.device == "cpu" else ("fp32", "bf16")
+        for other in (p for p in others if p != chosen):
             result[f"model_only_{other}"] = _run_stage(
                 "model_only", *common, "--precision", other, "--save", str(vectors[other])
             )
             print(f"model only {other} {result[f'model_only_{other}']['images_per_s']:.1f} img/s",
                   file=sys.stderr)
-        for other in ("bf16", "int8"):
+        for other in (p for p in others if p != "fp32"):
             result[f"{other}_fp32_top10_agreement"] = round(
                 _top10_agreement(vectors["fp32"], vectors[other]), 4
             )
-        if chosen != "int8":
+        if chosen != "int8" and args.device == "cpu":
             int8 = _run_stage("pipeline", *common, "--precision", "int8")
             result["pipeline_int8"] = int8
             result["pipeline_int8_vs_baseline"] = round(
