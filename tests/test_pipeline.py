@@ -229,3 +229,16 @@ def test_batches_commit_separately(color_settings: Settings, tmp_path: Path) -> 
     assert max(n for _, n in encoder.calls) <= 4
     with Catalog.open_readonly(settings.data_dir) as catalog:
         assert catalog.generation >= 7  # one generation per committed batch
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 2), (16, 16), (96, 16)])
+def test_decode_workers_default_to_the_cores_we_may_use(
+    monkeypatch: pytest.MonkeyPatch, cores: int, expected: int
+) -> None:
+    import os
+
+    from search.settings import Settings
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert Settings(_env_file=None).decode_workers == expected
+    assert Settings(_env_file=None, decode_workers=3).decode_workers == 3
