@@ -29,6 +29,7 @@ from search.errors import CatalogEmpty, CatalogMissing, EmptyQuery, UserError
 log = logging.getLogger(__name__)
 
 MORE_PREFIX = "more:"
+INLINE_START = "inline"  # inline-mode buttons open a private chat with "/start inline"
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -64,7 +65,7 @@ async def gate(update: Update, context: Context) -> None:
         await update.callback_query.answer(text("not_allowed", language_of(update)))
     elif update.inline_query is not None:
         button = InlineQueryResultsButton(
-            text("inline_not_allowed", language_of(update)), start_parameter="inline"
+            text("inline_not_allowed", language_of(update)), start_parameter=INLINE_START
         )
         await update.inline_query.answer([], cache_time=0, is_personal=True, button=button)
     elif addressed(update.effective_message, context.bot) and chat is not None:
@@ -268,10 +269,9 @@ async def on_other(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None or chat.type != ChatType.PRIVATE:
         return
-    blocked, warn = _throttled(services(context), update)
-    if blocked and not warn:
+    if await refuse_if_throttled(update, context):
         return
-    await say(context, chat.id, "slow_down" if blocked else "hint", language_of(update))
+    await say(context, chat.id, "hint", language_of(update))
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from telegram import (
 from telegram.constants import InlineQueryLimit
 from telegram.error import TelegramError
 
-from bot.handlers import Context, language_of
+from bot.handlers import INLINE_START, Context, language_of
 from bot.media import caption_for
 from bot.search_service import Query
 from bot.services import Services, services
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 PAGE = InlineQueryLimit.RESULTS  # 50 results per answer at most
 HINT_CACHE_S = 10  # short: hints and refusals must not stick once things change
-START_PARAMETER = "inline"  # the button opens a private chat with /start inline
 
 
 def parse_offset(raw: str, max_results: int) -> int | None:
@@ -60,10 +59,14 @@ def parse_offset(raw: str, max_results: int) -> int | None:
     return offset if offset < max_results else None
 
 
+def _cached_photos_usable(svc: Services) -> bool:
+    """A storage chat is configured and the bot can post there."""
+    return svc.warmup is not None and svc.warmup.usable
+
+
 def inline_ready(svc: Services) -> bool:
     """Whether inline answers can carry photos at all (see the module docstring)."""
-    warmup_ok = svc.warmup is not None and svc.warmup.usable
-    return warmup_ok or svc.image_urls is not None
+    return _cached_photos_usable(svc) or svc.image_urls is not None
 
 
 async def on_inline_query(update: Update, context: Context) -> None:
@@ -82,7 +85,7 @@ async def on_inline_query(update: Update, context: Context) -> None:
     max_results = svc.settings.inline_max_results
     offset = parse_offset(iq.offset, max_results)
     if offset is None:
-        await iq.answer([], next_offset="", cache_time=HINT_CACHE_S, is_personal=True)
+        await _answer(iq, [], next_offset="", cache_time=HINT_CACHE_S, is_personal=True)
         return
     size = min(PAGE, max_results - offset)
     try:
@@ -98,7 +101,7 @@ async def on_inline_query(update: Update, context: Context) -> None:
         # Matches exist but none has a file_id yet (the warm-up is still running).
         button = InlineQueryResultsButton(
             text("inline_warming" if hits else "inline_no_hits", lang),
-            start_parameter=START_PARAMETER,
+            start_parameter=INLINE_START,
         )
     await _answer(
         iq,
@@ -112,10 +115,9 @@ async def on_inline_query(update: Update, context: Context) -> None:
 
 async def _results(svc: Services, context: Context, hits: Sequence[Hit]) -> list[InlineQueryResult]:
     """One photo result per hit that has a file_id or (failing that) a public URL."""
-    use_cache = svc.warmup is not None and svc.warmup.usable
     cached = (
         await svc.require_state().file_ids(context.bot.id, [h.id for h in hits])
-        if use_cache
+        if _cached_photos_usable(svc)
         else {}
     )
     results: list[InlineQueryResult] = []
@@ -138,7 +140,7 @@ async def _results(svc: Services, context: Context, hits: Sequence[Hit]) -> list
 
 async def _hint(iq: InlineQuery, key: str, lang: str) -> None:
     """No results, one button with a line of explanation (opens a chat with the bot)."""
-    button = InlineQueryResultsButton(text(key, lang), start_parameter=START_PARAMETER)
+    button = InlineQueryResultsButton(text(key, lang), start_parameter=INLINE_START)
     await _answer(iq, [], next_offset="", cache_time=HINT_CACHE_S, is_personal=True, button=button)
 
 

@@ -21,6 +21,7 @@ import pytest_asyncio
 from bot import inline
 from bot.access import AllowList
 from bot.app import services_of
+from bot.handlers import INLINE_START
 from search.settings import Settings
 from tests.fakes.telegram_api import FakeBotApi
 from tests.test_bot_helpers import (
@@ -84,7 +85,7 @@ async def test_without_storage_chat_or_url_inline_explains_itself(settings: Sett
         answer = await ask_inline(api, "red dress")
     assert answer["results"] == []
     assert "not set up" in answer["button"]["text"]
-    assert answer["button"]["start_parameter"] == inline.START_PARAMETER
+    assert answer["button"]["start_parameter"] == INLINE_START
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
