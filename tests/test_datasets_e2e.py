@@ -226,10 +226,16 @@ def test_kill_9_mid_fetch_then_resume_leaves_only_complete_images(tmp_path: Path
         rows = []
         for i in range(count):
             photo_id = f"k{i:03d}"
+            # noisy photos (~210 KB) so half a body is more than the fetcher's 64 KiB chunk
+            # and a stalled download has already opened its .tmp file
             bodies[photo_id] = server.add_image(f"/k/{photo_id}", (i * 4, 80, 160),
-                                                size=(400, 300))
+                                                size=(640, 480), noise=True)
             rows.append(unsplash_row(photo_id, server.url(f"/k/{photo_id}")))
         write_unsplash_tsv(tmp_path / "photos.tsv000", rows)
+        # One download hangs mid-body until the kill, so the kill always catches a .tmp file
+        # (timing alone raced: every in-flight download could finish between check and kill).
+        stalled = "k002"
+        server.inject(f"/k/{stalled}", Fault("stall"), times=1)
         dest = tmp_path / "dest"
         args = [sys.executable, "-m", "indexer", "fetch", "unsplash", "--tsv",
                 str(tmp_path / "photos.tsv000"), "--dest", str(dest), "--concurrency", "4",
@@ -242,7 +248,7 @@ def test_kill_9_mid_fetch_then_resume_leaves_only_complete_images(tmp_path: Path
             while time.monotonic() < deadline:
                 done = list(dest.glob("*.jpg")) if dest.exists() else []
                 temps = list((dest / PARTIAL_DIR).glob("*.tmp")) if dest.exists() else []
-                if len(done) >= 8 and temps:
+                if len(done) >= 8 and any(stalled in p.name for p in temps):
                     break
                 time.sleep(0.01)
             else:
@@ -252,6 +258,7 @@ def test_kill_9_mid_fetch_then_resume_leaves_only_complete_images(tmp_path: Path
         finally:
             if proc.poll() is None:
                 proc.kill()
+            server.release()
         assert proc.returncode == -signal.SIGKILL
         complete_before = sorted(p.stem for p in dest.glob("*.jpg"))
         assert 8 <= len(complete_before) < count

@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
@@ -35,6 +36,7 @@ FaultKind = Literal[
     "html_as_image",  # 200 with an HTML page claiming content-type image/jpeg
     "oversize",  # 200 with a body of ``size`` bytes and a Content-Length saying so
     "oversize_stream",  # the same without Content-Length (read until the connection closes)
+    "stall",  # send half the body, then wait until ``release()`` (a download caught mid-body)
 ]
 
 
@@ -73,13 +75,14 @@ class ImageServer:
         self.requests: Counter[str] = Counter()
         self.queries: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._released = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # --- content and faults -------------------------------------------------------------
     def add_image(self, path: str, rgb: tuple[int, int, int] = (200, 30, 30),
-                  size: tuple[int, int] = (64, 48)) -> bytes:
-        body = jpeg_bytes(rgb, size)
+                  size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
+        body = jpeg_bytes(rgb, size, noise=noise, seed=len(self.files))
         self.add_file(path, body, "image/jpeg")
         return body
 
@@ -90,6 +93,10 @@ class ImageServer:
         """Apply ``fault`` to requests for ``path``: the next ``times`` ones, or all."""
         with self._lock:
             self.faults[path] = (fault, times)
+
+    def release(self) -> None:
+        """Let every "stall" response finish its body."""
+        self._released.set()
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -175,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body, content_type = entry
         if server.split_body and server.latency_s:
-            self._send_split(body, content_type, server.latency_s)
+            self._send_split(body, content_type, lambda: time.sleep(server.latency_s))
             return
         self._send(200, body, content_type)
 
@@ -201,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
+        elif fault.kind == "stall":
+            body, content_type = self.owner.files[urlsplit(self.path).path]
+            self._send_split(body, content_type, lambda: self.owner._released.wait(60))
         elif fault.kind in ("html", "html_as_image"):
             self._send(200, HTML, "text/html" if fault.kind == "html" else "image/jpeg")
         elif fault.kind == "oversize":
@@ -226,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _send_split(self, body: bytes, content_type: str, pause: float) -> None:
+    def _send_split(self, body: bytes, content_type: str, pause: Callable[[], object]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -234,5 +244,5 @@ class _Handler(BaseHTTPRequestHandler):
         half = len(body) // 2
         self.wfile.write(body[:half])
         self.wfile.flush()
-        time.sleep(pause)
+        pause()
         self.wfile.write(body[half:])
