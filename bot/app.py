@@ -25,11 +25,11 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot import handlers, inline, logs, photos
 from bot.access import AllowList, UserThrottle
 from bot.health import heartbeat
+from bot.http import AiohttpRequest
 from bot.image_server import ImageServer
 from bot.image_urls import ImageUrls, url_secret
 from bot.ratelimit import RetryingRateLimiter
@@ -80,7 +80,7 @@ def build_application(
         raise ValueError("T2I_BOT_TOKEN is not set")
     logs.protect([settings.bot_token.get_secret_value().strip()])
     pool = settings.concurrent_updates + 4  # one per concurrent update + chat actions
-    request = HTTPXRequest(
+    request = AiohttpRequest(
         connection_pool_size=pool,
         connect_timeout=10.0,
         read_timeout=20.0,
@@ -91,7 +91,7 @@ def build_application(
     # Long polling holds its connection open; PTB adds the poll timeout to read_timeout.
     # Two connections: PTB's final getUpdates at shutdown must not wait for the cancelled
     # long poll's connection (with one, shutdown hung on a SIGINT during a long poll).
-    updates_request = HTTPXRequest(
+    updates_request = AiohttpRequest(
         connection_pool_size=2, connect_timeout=10.0, read_timeout=10.0, pool_timeout=5.0
     )
     builder = (

@@ -10,6 +10,7 @@ FAISS call per batch, on one worker thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ class SearchService:
         except UserError:
             searcher.close()
             raise
+        # The model and its libraries live as long as the process. Python's full (gen-2)
+        # collections walk every tracked object: with the text model loaded, one took
+        # 400 ms (470k objects) and, holding the GIL, stalled the event loop that long
+        # (seen as 400-600 ms stalls in benchmarks/bot_load.py). Frozen, they are skipped.
+        # No gc.collect() first: it would itself be such a stall, for ~1k garbage objects.
+        gc.freeze()
         return searcher
 
     def _set_problem(self, exc: UserError) -> None:
