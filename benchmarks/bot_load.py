@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import statistics
 import sys
@@ -176,8 +177,13 @@ async def _drive(args: argparse.Namespace, mode: str, env: dict[str, str]) -> di
     results: dict[str, Any] = {}
     async with FakeBotApi(token=TOKEN, on_call=on_call) as api:
         report = Path(tempfile.mkstemp(suffix=".json")[1])
+        state_dir = tempfile.mkdtemp(prefix="t2i-bot-state-")
+        # A fresh state file per run: file_ids cached against an earlier fake server are
+        # unknown to this one, so albums would be rejected and re-uploaded, and the
+        # rejected sendMediaGroup calls would count as answers here.
         env = {**env, "T2I_TELEGRAM_API_URL": api.base_url,
-               "T2I_TELEGRAM_FILE_URL": api.base_file_url}
+               "T2I_TELEGRAM_FILE_URL": api.base_file_url,
+               "T2I_STATE_DIR": state_dir}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--serve", "--batching", mode, "--report", str(report),
             env=env, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE,
@@ -226,6 +232,7 @@ async def _drive(args: argparse.Namespace, mode: str, env: dict[str, str]) -> di
         idle = json.loads(await asyncio.to_thread(control_report.read_text))
         for path in (report, control_report):
             await asyncio.to_thread(path.unlink)
+        await asyncio.to_thread(shutil.rmtree, state_dir, True)
     for stats in results.values():
         w0, w1 = stats.pop("window")
         in_window = [lag for t, lag in bot["lags"] if w0 <= t <= w1]
@@ -275,7 +282,7 @@ def main() -> int:
     env = {
         **os.environ, "T2I_BOT_TOKEN": TOKEN, "T2I_DATA_DIR": str(data),
         "T2I_TEXT_MODEL": str(model), "T2I_IMAGE_MODEL": "bench:image", "T2I_DEVICE": "cpu",
-        "T2I_STATE_DIR": str(work / "state"), "T2I_TELEGRAM_RATE_LIMIT_PER_S": "0",
+        "T2I_TELEGRAM_RATE_LIMIT_PER_S": "0",
         "T2I_USER_BURST": "100", "T2I_USER_QUERIES_PER_MINUTE": "100000",
         "T2I_CONCURRENT_UPDATES": str(args.concurrent_updates),
         "T2I_HEARTBEAT_FILE": str(work / "heartbeat"), "T2I_LOG_LEVEL": "WARNING",
