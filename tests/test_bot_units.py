@@ -117,6 +117,33 @@ def test_jpeg_within_limits_for_big_transparent_and_panorama_images() -> None:
     assert Image.open(io.BytesIO(cmyk)).mode == "RGB"
 
 
+def test_a_plain_jpeg_within_limits_is_sent_byte_for_byte() -> None:
+    photo = _encoded(Image.new("RGB", (1280, 853), (200, 40, 40)), "JPEG")
+    assert jpeg_from_bytes(photo) is photo  # not even copied: no decode, no re-encode
+    grey = _encoded(Image.new("L", (300, 200), 90), "JPEG")
+    assert jpeg_from_bytes(grey) is grey
+
+
+def test_metadata_size_and_damage_still_go_through_re_encoding() -> None:
+    gps = Image.Exif()
+    gps[0x8825] = {2: (48.0, 51.0, 24.0)}  # GPSInfo: where the photo was taken
+    gps[0x0112] = 6  # Orientation: rotate 90° when shown
+    out = io.BytesIO()
+    Image.new("RGB", (120, 60), (1, 2, 3)).save(out, "JPEG", exif=gps.tobytes())
+    tagged = out.getvalue()
+    sent = jpeg_from_bytes(tagged)
+    with Image.open(io.BytesIO(sent)) as image:
+        assert "exif" not in image.info and image.size == (60, 120)  # rotated, no GPS
+    assert jpeg_from_bytes(tagged, long_side=100) != tagged
+    big = _encoded(Image.new("RGB", (1281, 100), (5, 5, 5)), "JPEG")
+    assert Image.open(io.BytesIO(jpeg_from_bytes(big))).size[0] == 1280
+    clean = _encoded(Image.new("RGB", (200, 100), (5, 5, 5)), "JPEG")
+    assert jpeg_from_bytes(clean, max_bytes=len(clean) - 1) != clean
+    # Cut short: decoding it is what decides (PIL pads a truncated JPEG or refuses it).
+    with pytest.raises(ImageUnavailable):
+        jpeg_from_bytes(clean[: len(clean) // 3])
+
+
 def test_missing_or_broken_files_are_unavailable(tmp_path: Path) -> None:
     with pytest.raises(ImageUnavailable):
         prepare_jpeg(tmp_path / "gone.jpg")
