@@ -91,7 +91,7 @@ def _sendable_as_is(opened: Image.Image, data: bytes, long_side: int, max_bytes:
         and max(width, height) <= MAX_ASPECT * min(width, height)
         and "exif" not in opened.info
         and "xmp" not in opened.info
-        and not any(key.startswith("XML:") for key in opened.info)
+        and not any(str(key).startswith("XML:") for key in opened.info)
     )
 
 
