@@ -71,6 +71,8 @@ class AiohttpRequest(BaseRequest):
                 # PTB reads bodies itself; aiohttp must not decide what is an error.
                 raise_for_status=False,
                 auto_decompress=True,
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply, as they did with httpx.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

@@ -122,3 +122,34 @@ async def test_use_before_initialize_or_after_shutdown_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request("http://127.0.0.1:9/x", "POST")
 
+
+
+async def test_the_proxy_environment_variables_are_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As with PTB's httpx client: a bot behind HTTPS_PROXY/HTTP_PROXY keeps working."""
+    request_lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_lines.append(await reader.readline())
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\n")
+        writer.write(b"proxied")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, body = await request.do_request("http://api.telegram.invalid/bot1/getMe", "POST")
+    finally:
+        await request.shutdown()
+        server.close()
+    assert (status, body) == (200, b"proxied")
+    assert request_lines == [b"POST http://api.telegram.invalid/bot1/getMe HTTP/1.1\r\n"]
