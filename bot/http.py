@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from typing import Any
 
 import aiohttp
@@ -63,7 +64,11 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self._pool_size, family=socket.AF_UNSPEC, enable_cleanup_closed=True
+                limit=self._pool_size,
+                family=socket.AF_UNSPEC,
+                # Aborts TLS connections whose shutdown never completes: asyncio leaked them
+                # before Python 3.12.8 (aiohttp warns and ignores the flag after that).
+                enable_cleanup_closed=sys.version_info < (3, 12, 8),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
