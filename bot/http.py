@@ -17,7 +17,6 @@ errors (429 → ``RetryAfter`` and so on) itself.
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from typing import Any
 
@@ -53,8 +52,8 @@ class AiohttpRequest(BaseRequest):
             "write": write_timeout,
             "connect": connect_timeout,
             "pool": pool_timeout,
+            "media_write": media_write_timeout,
         }
-        self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -65,7 +64,6 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size,
-                family=socket.AF_UNSPEC,
                 # Aborts TLS connections whose shutdown never completes: asyncio leaked them
                 # before Python 3.12.8 (aiohttp warns and ignores the flag after that).
                 enable_cleanup_closed=sys.version_info < (3, 12, 8),
@@ -101,11 +99,7 @@ class AiohttpRequest(BaseRequest):
         read = self._pick(read_timeout, "read")
         connect = self._pick(connect_timeout, "connect")
         pool = self._pick(pool_timeout, "pool")
-        write = (
-            (self._media_write_timeout if files else self._defaults["write"])
-            if isinstance(write_timeout, DefaultValue)
-            else write_timeout
-        )
+        write = self._pick(write_timeout, "media_write" if files else "write")
         timeout = aiohttp.ClientTimeout(
             total=_sum(connect, pool, write, read),
             connect=_sum(connect, pool),

@@ -87,12 +87,17 @@ def _sendable_as_is(opened: Image.Image, data: bytes, long_side: int, max_bytes:
         and opened.mode in ("RGB", "L")
         and len(data) <= max_bytes
         and data.endswith(b"\xff\xd9")
-        and max(width, height) <= min(long_side, MAX_SIDES_SUM // 2)
+        and max(width, height) <= _max_side(long_side)
         and max(width, height) <= MAX_ASPECT * min(width, height)
         and "exif" not in opened.info
         and "xmp" not in opened.info
         and not any(str(key).startswith("XML:") for key in opened.info)
     )
+
+
+def _max_side(long_side: int) -> int:
+    """The longest side a sent photo may have: ``long_side``, within width + height ≤ 10000."""
+    return min(long_side, MAX_SIDES_SUM // 2)
 
 
 def _within_limits(image: Image.Image, long_side: int) -> Image.Image:
@@ -107,7 +112,7 @@ def _within_limits(image: Image.Image, long_side: int) -> Image.Image:
             keep = MAX_ASPECT * width
             top = (height - keep) // 2
             image = image.crop((0, top, width, top + keep))
-    side = min(long_side, MAX_SIDES_SUM // 2)
+    side = _max_side(long_side)
     if max(image.size) > side:
         image = image.copy()
         image.thumbnail((side, side), Image.Resampling.LANCZOS)
